@@ -1,0 +1,468 @@
+/* SPDX-License-Identifier: MIT */
+/* Creates and wires the pieces one loop needs (event base, HTTP client,
+ * store, Lua state) and exposes the C services to Lua as `moonwire.core`.
+ * Node meaning stays in Lua; sockets, files and clocks stay here. */
+#include "host.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "store.h"
+#include "walker.h"
+
+#ifndef MW_SOURCE_DIR
+#define MW_SOURCE_DIR "."
+#endif
+
+static char host_key;
+
+double mw_host_time(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double mw_host_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static mw_host *host_of(lua_State *L)
+{
+    mw_host *h;
+
+    lua_pushlightuserdata(L, &host_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    h = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return h;
+}
+
+static mw_store *store_of(lua_State *L)
+{
+    mw_host *h = host_of(L);
+
+    if (!h || !h->store)
+        luaL_error(L, "no database is open (pass --db FILE)");
+    return h->store;
+}
+
+/* ---- protected calls ---------------------------------------------------- */
+
+static int traceback(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+
+    if (!msg) {
+        if (lua_isnoneornil(L, 1))
+            msg = "error with no message (nil)";
+        else
+            msg = lua_pushfstring(L, "error object is a %s value",
+                                  luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+int mw_host_pcall(lua_State *L, int nargs, int nres, mw_err *e)
+{
+    int base = lua_gettop(L) - nargs;
+    int rc;
+
+    lua_pushcfunction(L, traceback);
+    lua_insert(L, base);
+    rc = lua_pcall(L, nargs, nres, base);
+    lua_remove(L, base);
+    if (rc != 0) {
+        mw_err_set(e, "E_LUA", "%s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return -1;
+    }
+    return 0;
+}
+
+void mw_host_push_fn(lua_State *L, const char *module, const char *fn)
+{
+    lua_getglobal(L, "require");
+    lua_pushstring(L, module);
+    if (lua_pcall(L, 1, 1, 0) != 0 || !lua_istable(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        return;
+    }
+    lua_getfield(L, -1, fn);
+    lua_remove(L, -2);
+}
+
+/* ---- moonwire.core ------------------------------------------------------ */
+
+static int l_now_ms(lua_State *L)
+{
+    lua_pushnumber(L, mw_host_now_ms());
+    return 1;
+}
+
+static int l_time(lua_State *L)
+{
+    lua_pushnumber(L, mw_host_time());
+    return 1;
+}
+
+static int l_log(lua_State *L)
+{
+    static const char *const levels[] = {"error", "warn", "info", "debug",
+                                         NULL};
+    int level = luaL_checkoption(L, 1, NULL, levels);
+    const char *msg = luaL_checkstring(L, 2);
+
+    MW_LOG(level, "%s", msg);
+    return 0;
+}
+
+static int l_log_enabled(lua_State *L)
+{
+    static const char *const levels[] = {"error", "warn", "info", "debug",
+                                         NULL};
+    lua_pushboolean(L, luaL_checkoption(L, 1, NULL, levels) <= mw_log_level);
+    return 1;
+}
+
+static int push_text_or_nil(lua_State *L, int found, mw_buf *b, mw_err *e)
+{
+    if (found < 0) {
+        mw_buf_free(b);
+        lua_pushnil(L);
+        lua_pushstring(L, e->msg);
+        return 2;
+    }
+    if (found == 0)
+        lua_pushnil(L);
+    else
+        lua_pushlstring(L, b->data ? b->data : "", b->len);
+    mw_buf_free(b);
+    return 1;
+}
+
+static int l_link_get(lua_State *L)
+{
+    const char *integ = luaL_checkstring(L, 1);
+    const char *incident = luaL_checkstring(L, 2);
+    mw_err e = {0};
+    mw_buf b;
+
+    mw_buf_init(&b);
+    return push_text_or_nil(L, mw_store_link_get(store_of(L), integ, incident,
+                                                 &b, &e), &b, &e);
+}
+
+static int l_link_put(lua_State *L)
+{
+    const char *integ = luaL_checkstring(L, 1);
+    const char *incident = luaL_checkstring(L, 2);
+    const char *json = luaL_checkstring(L, 3);
+    mw_err e = {0};
+
+    if (mw_store_link_put(store_of(L), integ, incident, json, &e) < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, e.msg);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_history_get(lua_State *L)
+{
+    const char *integ = luaL_checkstring(L, 1);
+    const char *incident = luaL_checkstring(L, 2);
+    mw_history hist;
+    mw_err e = {0};
+
+    if (mw_store_history_get(store_of(L), integ, incident, &hist, &e) < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, e.msg);
+        return 2;
+    }
+    lua_createtable(L, 0, 4);
+    lua_pushnumber(L, (lua_Number)hist.shares);
+    lua_setfield(L, -2, "shares");
+    lua_pushnumber(L, (lua_Number)hist.succeeded);
+    lua_setfield(L, -2, "succeeded");
+    lua_pushnumber(L, hist.first_seen);
+    lua_setfield(L, -2, "first_seen");
+    lua_pushnumber(L, hist.last_seen);
+    lua_setfield(L, -2, "last_seen");
+    return 1;
+}
+
+static int l_history_add(lua_State *L)
+{
+    const char *integ = luaL_checkstring(L, 1);
+    const char *incident = luaL_checkstring(L, 2);
+    int ok = lua_toboolean(L, 3);
+    mw_err e = {0};
+
+    if (mw_store_history_add(store_of(L), integ, incident, ok, mw_host_time(),
+                             &e) < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, e.msg);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_setting_put(lua_State *L)
+{
+    const char *integ = luaL_checkstring(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    const char *value = luaL_checkstring(L, 3);
+    mw_err e = {0};
+
+    if (mw_store_setting_put(store_of(L), integ, name, value,
+                             lua_toboolean(L, 4), &e) < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, e.msg);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int add_setting(const char *name, const char *value, int secret,
+                       void *ud)
+{
+    lua_State *L = ud;
+
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, value);
+    lua_setfield(L, -2, "value");
+    lua_pushboolean(L, secret);
+    lua_setfield(L, -2, "secret");
+    lua_setfield(L, -2, name);
+    return 0;
+}
+
+/* settings(integ) -> { name = {value=, secret=} }; {} without a database. */
+static int l_settings(lua_State *L)
+{
+    const char *integ = luaL_checkstring(L, 1);
+    mw_host *h = host_of(L);
+    mw_err e = {0};
+
+    lua_newtable(L);
+    if (!h || !h->store)
+        return 1;
+    if (mw_store_setting_each(h->store, integ, add_setting, L, &e) < 0)
+        return luaL_error(L, "%s", e.msg);
+    return 1;
+}
+
+static int l_has_store(lua_State *L)
+{
+    mw_host *h = host_of(L);
+
+    lua_pushboolean(L, h && h->store);
+    return 1;
+}
+
+static int l_base64(lua_State *L)
+{
+    static const char tab[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n;
+    const unsigned char *s = (const unsigned char *)luaL_checklstring(L, 1, &n);
+    luaL_Buffer b;
+
+    luaL_buffinit(L, &b);
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)s[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned)s[i + 1] << 8;
+        if (i + 2 < n)
+            v |= s[i + 2];
+        luaL_addchar(&b, tab[(v >> 18) & 63]);
+        luaL_addchar(&b, tab[(v >> 12) & 63]);
+        luaL_addchar(&b, i + 1 < n ? tab[(v >> 6) & 63] : '=');
+        luaL_addchar(&b, i + 2 < n ? tab[v & 63] : '=');
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
+/* list_dir(path) -> { names } | nil, err. Hidden entries are skipped. */
+static int l_list_dir(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    DIR *d = opendir(path);
+    struct dirent *ent;
+    int i = 0;
+
+    if (!d) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "cannot read directory %s: %s", path,
+                        strerror(errno));
+        return 2;
+    }
+    lua_newtable(L);
+    while ((ent = readdir(d))) {
+        if (ent->d_name[0] == '.')
+            continue;
+        lua_pushstring(L, ent->d_name);
+        lua_rawseti(L, -2, ++i);
+    }
+    closedir(d);
+    return 1;
+}
+
+static int open_core(lua_State *L)
+{
+    static const luaL_Reg fns[] = {
+        {"now_ms", l_now_ms},         {"time", l_time},
+        {"log", l_log},               {"log_enabled", l_log_enabled},
+        {"link_get", l_link_get},     {"link_put", l_link_put},
+        {"history_get", l_history_get}, {"history_add", l_history_add},
+        {"setting_put", l_setting_put}, {"settings", l_settings},
+        {"has_store", l_has_store},   {"base64", l_base64},
+        {"list_dir", l_list_dir},
+        {NULL, NULL}};
+    mw_host *h = host_of(L);
+
+    lua_newtable(L);
+    luaL_register(L, NULL, fns);
+    mw_walker_register(L);
+    lua_pushstring(L, h->lua_dir);
+    lua_setfield(L, -2, "lua_dir");
+    lua_pushstring(L, h->nodes_dir);
+    lua_setfield(L, -2, "nodes_dir");
+    lua_pushstring(L, MW_SOURCE_DIR);
+    lua_setfield(L, -2, "source_dir");
+    lua_pushstring(L, MW_VERSION);
+    lua_setfield(L, -2, "version");
+    return 1;
+}
+
+/* ---- creation ----------------------------------------------------------- */
+
+static void preload(lua_State *L, const char *name, lua_CFunction fn)
+{
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "preload");
+    lua_pushcfunction(L, fn);
+    lua_setfield(L, -2, name);
+    lua_pop(L, 2);
+}
+
+static void set_package_path(lua_State *L, const char *lua_dir)
+{
+    lua_getglobal(L, "package");
+    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua", lua_dir, lua_dir);
+    lua_setfield(L, -2, "path");
+    lua_pushliteral(L, "");
+    lua_setfield(L, -2, "cpath");
+    lua_pop(L, 1);
+}
+
+static const char *dir_from_env(const char *var, const char *fallback)
+{
+    const char *v = getenv(var);
+
+    return v && *v ? v : fallback;
+}
+
+/* Calls runtime.init{node_dirs = {...}} so node types load once. */
+static int init_runtime(mw_host *h, const mw_host_opts *opts, mw_err *e)
+{
+    lua_State *L = h->L;
+    int i = 0;
+
+    mw_host_push_fn(L, "moonwire.runtime", "init");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        mw_err_set(e, "E_RUNTIME", "cannot load moonwire.runtime from %s "
+                   "(set MOONWIRE_LUA_DIR)", h->lua_dir);
+        return -1;
+    }
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_pushstring(L, h->nodes_dir);
+    lua_rawseti(L, -2, ++i);
+    for (const char *const *d = opts->node_dirs; d && *d; d++) {
+        lua_pushstring(L, *d);
+        lua_rawseti(L, -2, ++i);
+    }
+    lua_setfield(L, -2, "node_dirs");
+    return mw_host_pcall(L, 1, 0, e);
+}
+
+mw_host *mw_host_create(const mw_host_opts *opts, mw_err *e)
+{
+    mw_host *h = calloc(1, sizeof(*h));
+
+    if (!h) {
+        mw_err_set(e, "E_NOMEM", "out of memory");
+        return NULL;
+    }
+    h->lua_dir = dir_from_env("MOONWIRE_LUA_DIR", MW_SOURCE_DIR "/lua");
+    h->nodes_dir = dir_from_env("MOONWIRE_NODES_DIR", MW_SOURCE_DIR "/nodes");
+    h->base = event_base_new();
+    if (!h->base) {
+        mw_err_set(e, "E_LOOP", "cannot create the event loop");
+        goto fail;
+    }
+    if (!(h->http = mw_http_create(h->base, e)))
+        goto fail;
+    if (opts->db_path && !(h->store = mw_store_open(opts->db_path, e)))
+        goto fail;
+    if (!(h->L = luaL_newstate())) {
+        mw_err_set(e, "E_NOMEM", "cannot create the Lua state");
+        goto fail;
+    }
+    luaL_openlibs(h->L);
+    lua_pushlightuserdata(h->L, &host_key);
+    lua_pushlightuserdata(h->L, h);
+    lua_rawset(h->L, LUA_REGISTRYINDEX);
+    set_package_path(h->L, h->lua_dir);
+    preload(h->L, "moonwire.json", mw_json_open);
+    preload(h->L, "moonwire.core", open_core);
+    if (!(h->walker = mw_walker_create(h, e)) || init_runtime(h, opts, e) < 0)
+        goto fail;
+    return h;
+fail:
+    mw_host_destroy(h);
+    return NULL;
+}
+
+void mw_host_destroy(mw_host *h)
+{
+    if (!h)
+        return;
+    mw_walker_destroy(h->walker);
+    mw_http_destroy(h->http);
+    if (h->L)
+        lua_close(h->L);
+    mw_store_close(h->store);
+    if (h->base)
+        event_base_free(h->base);
+    free(h);
+}
+
+int mw_host_dispatch(mw_host *h)
+{
+    return event_base_dispatch(h->base);
+}

@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: MIT */
+/* libcurl multi on libevent: sockets and the single multi timer become
+ * libevent events, and finished transfers are collected after each action.
+ * Request bodies go through a read callback that refuses to rewind, so
+ * libcurl can never re-send a POST on its own. */
+#include "http.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "log.h"
+
+#define DEFAULT_TIMEOUT_MS 30000L
+#define DEFAULT_CONNECT_MS 10000L
+#define DEFAULT_MAX_BODY (16u << 20)
+#define MAX_REDIRECTS 5L
+
+struct mw_http {
+    struct event_base *base;
+    CURLM *multi;
+    struct event *timer;
+    size_t pending;
+    struct xfer *active; /* doubly linked, for destroy */
+};
+
+typedef struct xfer {
+    mw_http *h;
+    CURL *easy;
+    struct curl_slist *hdrs;
+    char *body;
+    size_t body_len;
+    size_t body_off;
+    size_t max_body;
+    mw_http_cb cb;
+    void *ud;
+    mw_http_resp resp;
+    char errbuf[CURL_ERROR_SIZE];
+    struct xfer *prev, *next;
+} xfer;
+
+typedef struct sock_ctx {
+    struct event *ev;
+} sock_ctx;
+
+static void check_done(mw_http *h);
+
+/* ---- libevent glue ------------------------------------------------------- */
+
+static void on_socket_event(evutil_socket_t fd, short what, void *arg)
+{
+    mw_http *h = arg;
+    int flags = 0;
+    int running;
+
+    if (what & EV_READ)
+        flags |= CURL_CSELECT_IN;
+    if (what & EV_WRITE)
+        flags |= CURL_CSELECT_OUT;
+    curl_multi_socket_action(h->multi, fd, flags, &running);
+    check_done(h);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    mw_http *h = arg;
+    int running;
+
+    (void)fd;
+    (void)what;
+    curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(h);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: keep one persistent event per socket. */
+static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp,
+                          void *socketp)
+{
+    mw_http *h = userp;
+    sock_ctx *sc = socketp;
+    short kind = EV_PERSIST;
+
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        if (sc) {
+            event_free(sc->ev);
+            free(sc);
+            curl_multi_assign(h->multi, s, NULL);
+        }
+        return 0;
+    }
+    if (what & CURL_POLL_IN)
+        kind |= EV_READ;
+    if (what & CURL_POLL_OUT)
+        kind |= EV_WRITE;
+    if (!sc) {
+        sc = calloc(1, sizeof(*sc));
+        if (!sc)
+            return -1;
+        curl_multi_assign(h->multi, s, sc);
+    } else {
+        event_del(sc->ev);
+        event_free(sc->ev);
+    }
+    sc->ev = event_new(h->base, s, kind, on_socket_event, h);
+    if (!sc->ev)
+        return -1;
+    return event_add(sc->ev, NULL);
+}
+
+/* CURLMOPT_TIMERFUNCTION: arm or disarm the one multi timer. */
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    mw_http *h = userp;
+    struct timeval tv;
+
+    (void)multi;
+    if (timeout_ms < 0)
+        return evtimer_del(h->timer);
+    tv.tv_sec = timeout_ms / 1000;
+    tv.tv_usec = (timeout_ms % 1000) * 1000;
+    return evtimer_add(h->timer, &tv);
+}
+
+/* ---- transfers ----------------------------------------------------------- */
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+    xfer *x = arg;
+    size_t len = size * n;
+
+    if (x->resp.body.len + len > x->max_body) {
+        snprintf(x->resp.error, sizeof(x->resp.error),
+                 "response body larger than %zu bytes", x->max_body);
+        x->resp.error_code = "E_HTTP_TOO_LARGE";
+        return 0;
+    }
+    return mw_buf_add(&x->resp.body, p, len) == 0 ? len : 0;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+    xfer *x = arg;
+    size_t len = size * n;
+    size_t end = len;
+
+    /* A new status line (after 100 Continue or a redirect) starts over. */
+    if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+        mw_buf_reset(&x->resp.headers);
+        return len;
+    }
+    while (end > 0 && (p[end - 1] == '\r' || p[end - 1] == '\n'))
+        end--;
+    if (end == 0 || !memchr(p, ':', end))
+        return len;
+    if (mw_buf_add(&x->resp.headers, p, end) < 0 ||
+        mw_buf_addc(&x->resp.headers, '\n') < 0)
+        return 0;
+    return len;
+}
+
+static size_t on_read(char *p, size_t size, size_t n, void *arg)
+{
+    xfer *x = arg;
+    size_t left = x->body_len - x->body_off;
+    size_t len = size * n < left ? size * n : left;
+
+    memcpy(p, x->body + x->body_off, len);
+    x->body_off += len;
+    return len;
+}
+
+/* Refusing to seek is what stops libcurl from re-sending a request body on
+ * a fresh connection after a reused one died mid-request. */
+static int on_seek(void *arg, curl_off_t offset, int origin)
+{
+    (void)arg;
+    (void)offset;
+    (void)origin;
+    return CURL_SEEKFUNC_CANTSEEK;
+}
+
+static void xfer_free(xfer *x)
+{
+    if (!x)
+        return;
+    if (x->easy)
+        curl_easy_cleanup(x->easy);
+    curl_slist_free_all(x->hdrs);
+    free(x->body);
+    mw_buf_free(&x->resp.headers);
+    mw_buf_free(&x->resp.body);
+    free(x);
+}
+
+static void unlink_xfer(mw_http *h, xfer *x)
+{
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        h->active = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    h->pending--;
+}
+
+static const char *curl_code_name(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return "E_HTTP_TIMEOUT";
+    case CURLE_COULDNT_CONNECT:
+        return "E_HTTP_CONNECT";
+    case CURLE_COULDNT_RESOLVE_HOST:
+        return "E_HTTP_RESOLVE";
+    case CURLE_GOT_NOTHING:
+        return "E_HTTP_EMPTY_REPLY";
+    case CURLE_SEND_FAIL_REWIND:
+        return "E_HTTP_CONNECTION_LOST";
+    default:
+        return "E_HTTP_TRANSPORT";
+    }
+}
+
+static void finish(mw_http *h, xfer *x, CURLcode rc)
+{
+    double secs = 0;
+
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->resp.status);
+    curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &secs);
+    x->resp.total_ms = secs * 1000.0;
+    if (rc != CURLE_OK && !x->resp.error_code) {
+        x->resp.error_code = curl_code_name(rc);
+        snprintf(x->resp.error, sizeof(x->resp.error), "%s",
+                 x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc));
+    }
+    if (rc != CURLE_OK)
+        x->resp.status = 0;
+    curl_multi_remove_handle(h->multi, x->easy);
+    unlink_xfer(h, x);
+    x->cb(&x->resp, x->ud);
+    xfer_free(x);
+}
+
+static void check_done(mw_http *h)
+{
+    CURLMsg *msg;
+    int left;
+
+    while ((msg = curl_multi_info_read(h->multi, &left))) {
+        xfer *x = NULL;
+
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        finish(h, x, msg->data.result);
+    }
+}
+
+/* ---- setup --------------------------------------------------------------- */
+
+static int set_method(xfer *x, const char *method)
+{
+    int has_body = x->body_len > 0 || strcasecmp(method, "POST") == 0 ||
+                   strcasecmp(method, "PUT") == 0 ||
+                   strcasecmp(method, "PATCH") == 0;
+    int safe = strcasecmp(method, "GET") == 0 || strcasecmp(method, "HEAD") == 0;
+
+    if (strcasecmp(method, "HEAD") == 0)
+        curl_easy_setopt(x->easy, CURLOPT_NOBODY, 1L);
+    if (has_body) {
+        curl_easy_setopt(x->easy, CURLOPT_POST, 1L);
+        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)x->body_len);
+        curl_easy_setopt(x->easy, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(x->easy, CURLOPT_READDATA, x);
+        curl_easy_setopt(x->easy, CURLOPT_SEEKFUNCTION, on_seek);
+    }
+    if (strcasecmp(method, "POST") != 0 && strcasecmp(method, "GET") != 0 &&
+        strcasecmp(method, "HEAD") != 0)
+        curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, method);
+    /* Only safe methods follow redirects: a POST is never turned into a
+     * GET, nor re-sent elsewhere, behind the caller's back. */
+    curl_easy_setopt(x->easy, CURLOPT_FOLLOWLOCATION, safe ? 1L : 0L);
+    curl_easy_setopt(x->easy, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
+    return 0;
+}
+
+static int set_headers(xfer *x, const mw_http_req *req)
+{
+    struct curl_slist *l = NULL;
+
+    for (size_t i = 0; i < req->nheaders; i++) {
+        struct curl_slist *n = curl_slist_append(l, req->headers[i]);
+        if (!n) {
+            curl_slist_free_all(l);
+            return -1;
+        }
+        l = n;
+    }
+    /* No "Expect: 100-continue" round trip before large bodies. */
+    x->hdrs = curl_slist_append(l, "Expect:");
+    if (!x->hdrs) {
+        curl_slist_free_all(l);
+        return -1;
+    }
+    return curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdrs) == CURLE_OK
+               ? 0 : -1;
+}
+
+static void set_common(xfer *x, const mw_http_req *req)
+{
+    CURL *c = x->easy;
+
+    curl_easy_setopt(c, CURLOPT_URL, req->url);
+    curl_easy_setopt(c, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+                     req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+                     req->connect_timeout_ms > 0 ? req->connect_timeout_ms
+                                                 : DEFAULT_CONNECT_MS);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "moonwire/" MW_VERSION);
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+}
+
+int mw_http_start(mw_http *h, const mw_http_req *req, mw_http_cb cb,
+                  void *ud, mw_err *e)
+{
+    xfer *x = calloc(1, sizeof(*x));
+
+    if (!x || !(x->easy = curl_easy_init()))
+        goto nomem;
+    x->h = h;
+    x->cb = cb;
+    x->ud = ud;
+    x->max_body = req->max_body ? req->max_body : DEFAULT_MAX_BODY;
+    mw_buf_init(&x->resp.headers);
+    mw_buf_init(&x->resp.body);
+    if (req->body_len > 0) {
+        x->body = malloc(req->body_len);
+        if (!x->body)
+            goto nomem;
+        memcpy(x->body, req->body, req->body_len);
+        x->body_len = req->body_len;
+    }
+    set_common(x, req);
+    if (set_method(x, req->method) < 0 || set_headers(x, req) < 0)
+        goto nomem;
+    if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
+        mw_err_set(e, "E_HTTP_START", "cannot start request to %s", req->url);
+        xfer_free(x);
+        return -1;
+    }
+    x->next = h->active;
+    if (h->active)
+        h->active->prev = x;
+    h->active = x;
+    h->pending++;
+    return 0;
+nomem:
+    xfer_free(x);
+    mw_err_set(e, "E_NOMEM", "out of memory starting a request");
+    return -1;
+}
+
+size_t mw_http_pending(const mw_http *h)
+{
+    return h ? h->pending : 0;
+}
+
+mw_http *mw_http_create(struct event_base *base, mw_err *e)
+{
+    mw_http *h = calloc(1, sizeof(*h));
+
+    if (!h || !(h->multi = curl_multi_init()) ||
+        !(h->timer = evtimer_new(base, on_timer, h))) {
+        mw_http_destroy(h);
+        mw_err_set(e, "E_NOMEM", "cannot create the HTTP client");
+        return NULL;
+    }
+    h->base = base;
+    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+    curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 64L);
+    return h;
+}
+
+void mw_http_destroy(mw_http *h)
+{
+    if (!h)
+        return;
+    while (h->active) {
+        xfer *x = h->active;
+        curl_multi_remove_handle(h->multi, x->easy);
+        unlink_xfer(h, x);
+        xfer_free(x);
+    }
+    if (h->multi)
+        curl_multi_cleanup(h->multi);
+    if (h->timer)
+        event_free(h->timer);
+    free(h);
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/* JSON <-> Lua values, direct to and from the Lua stack. Keeps null, [] and
+ * {} apart (a sentinel and an array metatable) and keeps integers beyond
+ * 2^53 exact (as big-number values holding their digits). cJSON cannot do
+ * the last (its numbers are doubles), so the Lua boundary has this codec;
+ * cJSON serves the C-only documents (configuration, CLI lines). */
+#ifndef MW_JSON_H
+#define MW_JSON_H
+
+#include <stddef.h>
+
+#include <lua.h>
+
+#include "buf.h"
+
+#define MW_JSON_MAX_DEPTH 200
+
+enum {
+    MW_JSON_PRETTY = 1 /* two-space indentation, one member per line */
+};
+
+/* Decodes s[0..n) and pushes the value. Returns 0, or -1 with e set (line,
+ * column and byte offset in the message) and nothing pushed. */
+int mw_json_decode(lua_State *L, const char *s, size_t n, mw_err *e);
+
+/* Appends the JSON text of the value at idx to out. Returns 0 or -1. */
+int mw_json_encode(lua_State *L, int idx, mw_buf *out, int flags, mw_err *e);
+
+/* Appends the body of a JSON string literal for s (no quotes). */
+int mw_json_escape(mw_buf *out, const char *s, size_t n);
+
+/* Pushes json.null / tests for it. */
+void mw_json_push_null(lua_State *L);
+int mw_json_is_null(lua_State *L, int idx);
+
+/* Sets the array mark on the table at idx. */
+void mw_json_mark_array(lua_State *L, int idx);
+
+/* Opens the `moonwire.json` module; leaves its table on the stack. */
+int mw_json_open(lua_State *L);
+
+#endif

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/* Log sink: "<UTC time> <level> <message>" per line on stderr. */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+int mw_log_level = MW_LOG_WARN;
+
+static const char *const names[] = {"error", "warn", "info", "debug"};
+
+void mw_log_set_level(const char *name)
+{
+    for (int i = 0; i < 4; i++) {
+        if (name && strcmp(name, names[i]) == 0)
+            mw_log_level = i;
+    }
+}
+
+void mw_log_write(int level, const char *fmt, ...)
+{
+    char line[2048];
+    char stamp[32];
+    struct timeval tv;
+    struct tm tm;
+    va_list ap;
+
+    gettimeofday(&tv, NULL);
+    gmtime_r(&tv.tv_sec, &tm);
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s.%03ldZ %s %s\n", stamp, (long)(tv.tv_usec / 1000),
+            names[level], line);
+}

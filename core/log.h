@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/* Leveled, one-line-per-event logging to stderr. The macros test the level
+ * before formatting, so a disabled debug line costs one comparison. */
+#ifndef MW_LOG_H
+#define MW_LOG_H
+
+enum mw_log_level {
+    MW_LOG_ERROR = 0,
+    MW_LOG_WARN,
+    MW_LOG_INFO,
+    MW_LOG_DEBUG
+};
+
+extern int mw_log_level;
+
+void mw_log_set_level(const char *name);
+void mw_log_write(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define MW_LOG(lvl, ...) \
+    do { \
+        if ((lvl) <= mw_log_level) \
+            mw_log_write((lvl), __VA_ARGS__); \
+    } while (0)
+#define MW_ERROR(...) MW_LOG(MW_LOG_ERROR, __VA_ARGS__)
+#define MW_WARN(...) MW_LOG(MW_LOG_WARN, __VA_ARGS__)
+#define MW_INFO(...) MW_LOG(MW_LOG_INFO, __VA_ARGS__)
+#define MW_DEBUG(...) MW_LOG(MW_LOG_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+/* sqlite3 persistence. WAL mode with synchronous=NORMAL: a commit is
+ * durable against process crashes and ordered against power loss. Every
+ * statement is prepared once and kept for the life of the store. */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#define SCHEMA_VERSION 1
+
+enum {
+    Q_LINK_GET,
+    Q_LINK_PUT,
+    Q_HIST_GET,
+    Q_HIST_ADD,
+    Q_SET_GET,
+    Q_SET_PUT,
+    Q_SET_EACH,
+    Q_COUNT
+};
+
+static const char *const queries[Q_COUNT] = {
+    [Q_LINK_GET] = "SELECT external_id FROM links "
+                   "WHERE integration = ?1 AND incident = ?2",
+    [Q_LINK_PUT] = "INSERT INTO links(integration, incident, external_id, "
+                   "updated_at) VALUES(?1, ?2, ?3, strftime('%s','now')) "
+                   "ON CONFLICT(integration, incident) DO UPDATE SET "
+                   "external_id = excluded.external_id, "
+                   "updated_at = excluded.updated_at",
+    [Q_HIST_GET] = "SELECT shares, succeeded, first_seen, last_seen "
+                   "FROM history WHERE integration = ?1 AND incident = ?2",
+    [Q_HIST_ADD] = "INSERT INTO history(integration, incident, shares, "
+                   "succeeded, first_seen, last_seen) "
+                   "VALUES(?1, ?2, 1, ?3, ?4, ?4) "
+                   "ON CONFLICT(integration, incident) DO UPDATE SET "
+                   "shares = shares + 1, succeeded = succeeded + ?3, "
+                   "last_seen = ?4",
+    [Q_SET_GET] = "SELECT value, secret FROM settings "
+                  "WHERE integration = ?1 AND name = ?2",
+    [Q_SET_PUT] = "INSERT INTO settings(integration, name, value, secret) "
+                  "VALUES(?1, ?2, ?3, ?4) "
+                  "ON CONFLICT(integration, name) DO UPDATE SET "
+                  "value = excluded.value, secret = excluded.secret",
+    [Q_SET_EACH] = "SELECT name, value, secret FROM settings "
+                   "WHERE integration = ?1 ORDER BY name",
+};
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS links("
+    " integration TEXT NOT NULL, incident TEXT NOT NULL,"
+    " external_id TEXT NOT NULL, updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY(integration, incident));"
+    "CREATE TABLE IF NOT EXISTS history("
+    " integration TEXT NOT NULL, incident TEXT NOT NULL,"
+    " shares INTEGER NOT NULL, succeeded INTEGER NOT NULL,"
+    " first_seen REAL NOT NULL, last_seen REAL NOT NULL,"
+    " PRIMARY KEY(integration, incident));"
+    "CREATE TABLE IF NOT EXISTS settings("
+    " integration TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,"
+    " secret INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(integration, name));";
+
+struct mw_store {
+    sqlite3 *db;
+    sqlite3_stmt *q[Q_COUNT];
+};
+
+static int db_fail(mw_store *s, mw_err *e, const char *what)
+{
+    mw_err_set(e, "E_STORE", "%s: %s", what,
+               s && s->db ? sqlite3_errmsg(s->db) : "cannot open");
+    return -1;
+}
+
+static int setup(mw_store *s, mw_err *e)
+{
+    char pragma[64];
+
+    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL;"
+                     "PRAGMA synchronous=NORMAL;"
+                     "PRAGMA foreign_keys=ON;", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(s, e, "cannot configure the database");
+    if (sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(s, e, "cannot create the database schema");
+    snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d;", SCHEMA_VERSION);
+    if (sqlite3_exec(s->db, pragma, NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(s, e, "cannot set the schema version");
+    for (int i = 0; i < Q_COUNT; i++) {
+        if (sqlite3_prepare_v2(s->db, queries[i], -1, &s->q[i], NULL) !=
+            SQLITE_OK)
+            return db_fail(s, e, "cannot prepare a query");
+    }
+    return 0;
+}
+
+mw_store *mw_store_open(const char *path, mw_err *e)
+{
+    mw_store *s = calloc(1, sizeof(*s));
+
+    if (!s) {
+        mw_err_set(e, "E_NOMEM", "out of memory opening %s", path);
+        return NULL;
+    }
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
+                        SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        NULL) != SQLITE_OK) {
+        mw_err_set(e, "E_STORE", "cannot open database %s: %s", path,
+                   s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        mw_store_close(s);
+        return NULL;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    if (setup(s, e) < 0) {
+        char msg[sizeof(e->msg)];
+        snprintf(msg, sizeof(msg), "%s", e ? e->msg : "");
+        mw_err_set(e, "E_STORE", "%s (database %s)", msg, path);
+        mw_store_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+void mw_store_close(mw_store *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < Q_COUNT; i++)
+        sqlite3_finalize(s->q[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+/* Resets q and binds its first text parameters. */
+static sqlite3_stmt *bind2(mw_store *s, int q, const char *a, const char *b)
+{
+    sqlite3_stmt *st = s->q[q];
+
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    if (b)
+        sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+    return st;
+}
+
+static int step_done(mw_store *s, sqlite3_stmt *st, mw_err *e)
+{
+    int rc = sqlite3_step(st);
+
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_fail(s, e, "cannot write");
+}
+
+static int copy_text(sqlite3_stmt *st, int col, mw_buf *out)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    int n = sqlite3_column_bytes(st, col);
+
+    mw_buf_reset(out);
+    return mw_buf_add(out, t ? (const char *)t : "", (size_t)n);
+}
+
+int mw_store_link_get(mw_store *s, const char *integ, const char *incident,
+                      mw_buf *out, mw_err *e)
+{
+    sqlite3_stmt *st = bind2(s, Q_LINK_GET, integ, incident);
+    int rc = sqlite3_step(st);
+    int found = 0;
+
+    if (rc == SQLITE_ROW)
+        found = copy_text(st, 0, out) == 0 ? 1 : -1;
+    else if (rc != SQLITE_DONE)
+        found = db_fail(s, e, "cannot read an external ID");
+    sqlite3_reset(st);
+    return found;
+}
+
+int mw_store_link_put(mw_store *s, const char *integ, const char *incident,
+                      const char *json, mw_err *e)
+{
+    sqlite3_stmt *st = bind2(s, Q_LINK_PUT, integ, incident);
+
+    sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
+    return step_done(s, st, e);
+}
+
+int mw_store_history_get(mw_store *s, const char *integ, const char *incident,
+                         mw_history *h, mw_err *e)
+{
+    sqlite3_stmt *st = bind2(s, Q_HIST_GET, integ, incident);
+    int rc = sqlite3_step(st);
+
+    memset(h, 0, sizeof(*h));
+    if (rc == SQLITE_ROW) {
+        h->shares = (long)sqlite3_column_int64(st, 0);
+        h->succeeded = (long)sqlite3_column_int64(st, 1);
+        h->first_seen = sqlite3_column_double(st, 2);
+        h->last_seen = sqlite3_column_double(st, 3);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(s, e, "cannot read the share history");
+    return 0;
+}
+
+int mw_store_history_add(mw_store *s, const char *integ, const char *incident,
+                         int succeeded, double now, mw_err *e)
+{
+    sqlite3_stmt *st = bind2(s, Q_HIST_ADD, integ, incident);
+
+    sqlite3_bind_int(st, 3, succeeded ? 1 : 0);
+    sqlite3_bind_double(st, 4, now);
+    return step_done(s, st, e);
+}
+
+int mw_store_setting_get(mw_store *s, const char *integ, const char *name,
+                         mw_buf *out, int *secret, mw_err *e)
+{
+    sqlite3_stmt *st = bind2(s, Q_SET_GET, integ, name);
+    int rc = sqlite3_step(st);
+    int found = 0;
+
+    if (rc == SQLITE_ROW) {
+        found = copy_text(st, 0, out) == 0 ? 1 : -1;
+        if (secret)
+            *secret = sqlite3_column_int(st, 1);
+    } else if (rc != SQLITE_DONE) {
+        found = db_fail(s, e, "cannot read a setting");
+    }
+    sqlite3_reset(st);
+    return found;
+}
+
+int mw_store_setting_put(mw_store *s, const char *integ, const char *name,
+                         const char *value, int secret, mw_err *e)
+{
+    sqlite3_stmt *st = bind2(s, Q_SET_PUT, integ, name);
+
+    sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 4, secret ? 1 : 0);
+    return step_done(s, st, e);
+}
+
+int mw_store_setting_each(mw_store *s, const char *integ, mw_setting_fn fn,
+                          void *ud, mw_err *e)
+{
+    sqlite3_stmt *st = bind2(s, Q_SET_EACH, integ, NULL);
+    int rc;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        const char *value = (const char *)sqlite3_column_text(st, 1);
+        if (fn(name ? name : "", value ? value : "",
+               sqlite3_column_int(st, 2), ud) != 0)
+            break;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return db_fail(s, e, "cannot list settings");
+    return 0;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/* The sqlite3 store: what must outlive one run. External-ID links, the
+ * record of earlier shares per incident, and integration settings. SQL
+ * lives here and nowhere else. */
+#ifndef MW_STORE_H
+#define MW_STORE_H
+
+#include "buf.h"
+
+typedef struct mw_store mw_store;
+
+typedef struct mw_history {
+    long shares;       /* executions recorded for the incident */
+    long succeeded;    /* of which succeeded */
+    double first_seen; /* epoch seconds; 0 when never seen */
+    double last_seen;
+} mw_history;
+
+/* Opens (creating when needed) the database at path. */
+mw_store *mw_store_open(const char *path, mw_err *e);
+void mw_store_close(mw_store *s);
+
+/* Link (integration, incident) -> external ID, kept as JSON text so that
+ * numbers, big integers and strings come back as they were saved.
+ * link_get returns 1 and fills out when found, 0 when not, -1 on error. */
+int mw_store_link_get(mw_store *s, const char *integ, const char *incident,
+                      mw_buf *out, mw_err *e);
+int mw_store_link_put(mw_store *s, const char *integ, const char *incident,
+                      const char *json, mw_err *e);
+
+int mw_store_history_get(mw_store *s, const char *integ, const char *incident,
+                         mw_history *h, mw_err *e);
+int mw_store_history_add(mw_store *s, const char *integ, const char *incident,
+                         int succeeded, double now, mw_err *e);
+
+/* Integration settings by name. get returns 1, 0 or -1 like link_get. */
+int mw_store_setting_get(mw_store *s, const char *integ, const char *name,
+                         mw_buf *out, int *secret, mw_err *e);
+int mw_store_setting_put(mw_store *s, const char *integ, const char *name,
+                         const char *value, int secret, mw_err *e);
+
+/* Calls fn for each setting of integ; stops at the first non-zero. */
+typedef int (*mw_setting_fn)(const char *name, const char *value, int secret,
+                             void *ud);
+int mw_store_setting_each(mw_store *s, const char *integ, mw_setting_fn fn,
+                          void *ud, mw_err *e);
+
+#endif

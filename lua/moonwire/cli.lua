@@ -1,0 +1,173 @@
+-- The Lua half of the command line: reading workflow and share files,
+-- and the validate, render and test commands. Exit codes are returned to
+-- the C driver (core/cli.c); nothing here exits the process.
+-- SPDX-License-Identifier: MIT
+
+local json = require("moonwire.json")
+local runtime = require("moonwire.runtime")
+
+local format = string.format
+local stderr, stdout = io.stderr, io.stdout
+
+local M = {}
+
+local function read_file(file)
+  local f, err = io.open(file, "rb")
+  if not f then return nil, err end
+  local text = f:read("*a")
+  f:close()
+  if not text then return nil, "cannot read " .. file end
+  return text
+end
+
+local function print_errors(file, errors)
+  for _, e in ipairs(errors) do
+    stderr:write(format("%s: %s: %s\n", file, e.path or "$", e.message))
+  end
+end
+
+--- Reads and validates a workflow file; prints every problem.
+---@param file string
+---@return table|nil wf
+function M.load_workflow_file(file)
+  local text, err = read_file(file)
+  if not text then
+    stderr:write(format("moonwire: cannot read workflow %s\n", err))
+    return nil
+  end
+  local wf, errors = runtime.load_workflow(text)
+  if not wf then
+    print_errors(file, errors)
+    stderr:write(format("%s: %d problem%s; nothing was run\n", file, #errors,
+      #errors == 1 and "" or "s"))
+    return nil
+  end
+  return wf
+end
+
+-- One file may hold a share, a JSON array of shares, or one share a line.
+local function shares_of(file, out)
+  local text, err = read_file(file)
+  if not text then
+    out[#out + 1] = { label = file, error = "cannot read share: " .. err }
+    return
+  end
+  local value, derr = json.decode(text)
+  if value ~= nil then
+    if json.is_array(value) then
+      for i, v in ipairs(value) do
+        out[#out + 1] = { label = format("%s[%d]", file, i - 1), value = v }
+      end
+    else
+      out[#out + 1] = { label = file, value = value }
+    end
+    return
+  end
+  local n, lines = 0, {}
+  for line in text:gmatch("[^\n]+") do
+    if line:match("%S") then
+      n = n + 1
+      local v, lerr = json.decode(line)
+      lines[#lines + 1] = { label = format("%s:%d", file, n), value = v,
+        error = v == nil and ("share is not JSON: " .. lerr) or nil }
+      if v == nil then break end
+    end
+  end
+  if n > 1 and lines[#lines].value ~= nil then
+    for _, s in ipairs(lines) do out[#out + 1] = s end
+  else
+    out[#out + 1] = { label = file, error = "share is not JSON: " .. derr }
+  end
+end
+
+--- Reads share files into { {label, value} | {label, error} }.
+---@param files string[]
+function M.read_shares(files)
+  local out = {}
+  for _, f in ipairs(files) do shares_of(f, out) end
+  return out
+end
+
+--- `moonwire validate FILE...`: 0 when every file is valid, 1 otherwise.
+function M.validate(files, opts)
+  if #files == 0 then
+    stderr:write("moonwire validate: name at least one workflow file\n")
+    return 2
+  end
+  local bad = 0
+  local report = {}
+  for _, file in ipairs(files) do
+    local text, err = read_file(file)
+    local wf, errors
+    if not text then
+      errors = { { path = "$", message = "cannot read the file: " .. err } }
+    else
+      wf, errors = runtime.load_workflow(text)
+    end
+    if wf then
+      if not opts.json then
+        stdout:write(format("%s: valid (%d nodes)\n", file, #wf.nodes))
+      end
+      report[#report + 1] = { file = file, valid = true, errors = json.array() }
+    else
+      bad = bad + 1
+      if not opts.json then print_errors(file, errors) end
+      report[#report + 1] = { file = file, valid = false,
+        errors = json.array(errors) }
+    end
+  end
+  if opts.json then
+    stdout:write(json.encode(json.array(report), { pretty = true }), "\n")
+  end
+  return bad > 0 and 1 or 0
+end
+
+--- `moonwire render [--mode M] [--data FILE] [TEMPLATE]`.
+function M.render(files, opts)
+  local template = require("moonwire.template")
+  local src, err
+  if files[1] and files[1] ~= "-" then
+    src, err = read_file(files[1])
+  else
+    src = io.read("*a")
+  end
+  if not src then
+    stderr:write("moonwire render: cannot read template: ", err, "\n")
+    return 1
+  end
+  local data = {}
+  if opts.data then
+    local text, derr = read_file(opts.data)
+    if not text then
+      stderr:write("moonwire render: cannot read data: ", derr, "\n")
+      return 1
+    end
+    local v, jerr = json.decode(text)
+    if v == nil then
+      stderr:write(format("moonwire render: %s is not JSON: %s\n", opts.data, jerr))
+      return 1
+    end
+    data = v
+  end
+  local tpl, cerr = template.compile(src, { mode = opts.mode or "text",
+    name = files[1] or "stdin" })
+  if not tpl then
+    stderr:write("moonwire render: ", tostring(cerr), "\n")
+    return 1
+  end
+  local out, rerr = tpl:render(data)
+  if not out then
+    stderr:write("moonwire render: ", tostring(rerr), "\n")
+    return 1
+  end
+  stdout:write(out)
+  if out:sub(-1) ~= "\n" then stdout:write("\n") end
+  return 0
+end
+
+--- `moonwire test [PATH...]`: runs spec files; 1 when any fails.
+function M.test(paths, opts)
+  return require("moonwire.spec").run(paths, opts)
+end
+
+return M

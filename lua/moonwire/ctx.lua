@@ -1,0 +1,297 @@
+-- The `ctx` every node's run() receives: variables, templates, HTTP that
+-- yields underneath, OAuth tokens, external IDs and logging. The walker
+-- (C) performs the I/O; this module shapes requests, results and traces.
+-- SPDX-License-Identifier: MIT
+
+local core = require("moonwire.core")
+local json = require("moonwire.json")
+local path = require("moonwire.path")
+
+local type, tostring, pairs, ipairs = type, tostring, pairs, ipairs
+local format, lower, find = string.format, string.lower, string.find
+local yield = coroutine.yield
+local null = json.null
+
+local Ctx = {}
+Ctx.__index = Ctx
+
+local M = { Ctx = Ctx }
+
+-- Header names whose values never reach a trace or a log.
+local SECRET_HEADERS = {
+  authorization = true, ["proxy-authorization"] = true, cookie = true,
+  ["x-api-key"] = true, ["api-key"] = true,
+}
+
+--- Creates the ctx for one node run.
+---@param exec table the execution (runtime.prepare)
+---@param node table the workflow node {id, type, config}
+---@param entry table the node's trace entry, filled in as it runs
+function M.new(exec, node, entry)
+  return setmetatable({
+    node = { id = node.id, type = node.type, label = node.label },
+    integration = exec.vars.integration,
+    incident_id = exec.incident_id,
+    live = exec.live,
+    _exec = exec,
+    _entry = entry,
+  }, Ctx)
+end
+
+--- Reads a variable by path (`createResponse.id`); nil when missing.
+---@param p string
+function Ctx:get(p)
+  return path.get(self._exec.vars, p)
+end
+
+--- Sets a variable (a name or a path) and records it as node output;
+--- opts.secret keeps the value out of the trace.
+---@param p string
+---@param value any
+---@param opts table|nil
+function Ctx:set(p, value, opts)
+  local ok, err = path.set(self._exec.vars, p, value)
+  if not ok then error(err, 2) end
+  local out = self._entry.output or {}
+  out[p] = (opts and opts.secret) and "[redacted]" or value
+  self._entry.output = out
+end
+
+--- All variables (read-only by convention).
+function Ctx:vars()
+  return self._exec.vars
+end
+
+local function template_error(self, what, err)
+  local where = ""
+  if type(err) == "table" and err.line then
+    where = format(" (line %d, column %d)", err.line, err.col or 0)
+  end
+  local msg = type(err) == "table" and (err.message or tostring(err)) or tostring(err)
+  return format("template %s of node %s%s: %s", what or "", self.node.id,
+    where, msg)
+end
+
+--- Renders a template to text. opts.mode: "text" (default), "json", "html";
+--- opts.field names the config field for errors.
+---@param src string
+---@param opts table|nil
+---@return string|nil text
+---@return string|nil err
+function Ctx:render(src, opts)
+  local template = require("moonwire.template")
+  opts = opts or {}
+  local tpl, err = template.compile(src, {
+    mode = opts.mode or "text", missing = opts.missing, name = opts.field,
+  })
+  if not tpl then return nil, template_error(self, opts.field, err) end
+  local out, rerr = tpl:render(self._exec.vars)
+  if not out then return nil, template_error(self, opts.field, rerr) end
+  return out
+end
+
+--- Renders a json-mode template and returns the decoded value.
+---@param src string
+---@param opts table|nil
+function Ctx:render_value(src, opts)
+  local template = require("moonwire.template")
+  opts = opts or {}
+  local tpl, err = template.compile(src, {
+    mode = "json", missing = opts.missing, name = opts.field,
+  })
+  if not tpl then return nil, template_error(self, opts.field, err) end
+  local v, rerr = tpl:render_value(self._exec.vars)
+  if v == nil then return nil, template_error(self, opts.field, rerr) end
+  return v
+end
+
+--- Logs a line tagged with the node; never pass secrets.
+function Ctx:log(level, fmt, ...)
+  if not core.log_enabled(level) then return end
+  local msg = select("#", ...) > 0 and format(fmt, ...) or tostring(fmt)
+  core.log(level, format("[node:%s:%s] exec=%s %s", self.node.type,
+    self.node.id, tostring(self._exec.id), msg))
+end
+
+--- Pauses this execution (other executions go on).
+---@param ms number
+function Ctx:sleep(ms)
+  yield("sleep", ms)
+end
+
+-- ---- HTTP ---------------------------------------------------------------
+
+local function header_lines(headers)
+  local lines, shown = {}, {}
+  local function add(name, value)
+    name, value = tostring(name), tostring(value)
+    if find(name, "[%c:]") or name == "" or find(value, "[\r\n%z]") then
+      return nil, format("header %q has a name or value with a line break, "
+        .. "a colon or a control character", name)
+    end
+    lines[#lines + 1] = name .. ": " .. value
+    shown[name] = SECRET_HEADERS[lower(name)] and "[redacted]" or value
+    return true
+  end
+  if headers then
+    if json.is_array(headers) or headers[1] ~= nil then
+      for _, h in ipairs(headers) do
+        local ok, err = add(h.name or h[1], h.value or h[2])
+        if not ok then return nil, nil, err end
+      end
+    else
+      local names = {}
+      for k in pairs(headers) do names[#names + 1] = k end
+      table.sort(names)
+      for _, k in ipairs(names) do
+        local v = headers[k]
+        if v ~= null and v ~= nil then
+          local ok, err = add(k, v)
+          if not ok then return nil, nil, err end
+        end
+      end
+    end
+  end
+  return lines, shown
+end
+
+local function has_header(lines, name)
+  local prefix = lower(name) .. ":"
+  for _, l in ipairs(lines) do
+    if lower(l):sub(1, #prefix) == prefix then return true end
+  end
+  return false
+end
+
+local function excerpt(s, n)
+  n = n or 2048
+  if #s <= n then return s end
+  return s:sub(1, n) .. format("... (%d more bytes)", #s - n)
+end
+
+local function decode_body(res)
+  local ctype = lower(res.headers["content-type"] or "")
+  local body = res.body
+  local first = body:match("^%s*(.)")
+  if body == "" then return end
+  if find(ctype, "json", 1, true) or first == "{" or first == "[" then
+    local v, err = json.decode(body)
+    if v ~= nil then
+      res.json = v
+    elseif find(ctype, "json", 1, true) then
+      res.json_error = err
+    end
+  end
+end
+
+--- Sends an HTTP request; yields until the response (or failure) is in.
+--- req: method, url, headers (map or list of {name, value}), body (string,
+--- or a table sent as JSON), timeout_ms, connect_timeout_ms.
+--- Returns res {status, headers (lower-case names), body, json} or
+--- nil, err {code, message}. A non-2xx status is a response, not an error.
+---@param req table
+function Ctx:http(req)
+  local method = (req.method or "GET"):upper()
+  local url = req.url
+  if type(url) ~= "string" or not url:match("^[hH][tT][tT][pP][sS]?://[^/%s]") then
+    return nil, { code = "E_HTTP_URL",
+      message = format("URL %q is not an http:// or https:// URL", tostring(url)) }
+  end
+  if find(url, "[%s%c]") then
+    return nil, { code = "E_HTTP_URL",
+      message = format("URL %q contains spaces or control characters", url) }
+  end
+  local body = req.body
+  local lines, shown, herr = header_lines(req.headers)
+  if not lines then return nil, { code = "E_HTTP_HEADER", message = herr } end
+  if type(body) == "table" then
+    local text, err = json.encode(body)
+    if not text then return nil, { code = "E_JSON", message = err } end
+    body = text
+    if not has_header(lines, "content-type") then
+      lines[#lines + 1] = "Content-Type: application/json"
+      shown["Content-Type"] = "application/json"
+    end
+  elseif body ~= nil and type(body) ~= "string" then
+    body = tostring(body)
+  end
+
+  local record = {
+    method = method, url = url, headers = shown,
+    body = body and excerpt(body) or nil,
+  }
+  local entry = self._entry
+  entry.requests = entry.requests or json.array()
+  entry.requests[#entry.requests + 1] = record
+
+  if not self._exec.live then
+    record.dry_run = true
+    return { status = 0, headers = {}, body = "", dry_run = true }
+  end
+  local send = self._exec.http_stub
+  if send then
+    local res, err = send(record)
+    if not res then record.error = err and err.message; return nil, err end
+    res.headers = res.headers or {}
+    res.body = res.body or ""
+    record.status = res.status
+    decode_body(res)
+    return res
+  end
+  local res, err = yield("http", {
+    method = method, url = url, headers = lines, body = body,
+    timeout_ms = req.timeout_ms, connect_timeout_ms = req.connect_timeout_ms,
+    max_body = req.max_body,
+  })
+  if not res then
+    record.error = err.message
+    record.duration_ms = err.duration_ms
+    return nil, err
+  end
+  record.status = res.status
+  record.duration_ms = res.duration_ms
+  record.response = excerpt(res.body, 1024)
+  decode_body(res)
+  return res
+end
+
+-- ---- OAuth and external IDs -------------------------------------------------
+
+--- Returns a client-credentials token, shared and cached (moonwire.oauth).
+---@param opts table token_url, client_id, client_secret, scope, auth_method, extra
+function Ctx:oauth_token(opts)
+  return require("moonwire.oauth").token(self, opts)
+end
+
+--- Links the external ID to this incident; later shares see it as the
+--- variable `externalId`. opts.unlock releases shares waiting on the ID.
+---@param value any
+---@param opts table|nil
+function Ctx:save_id(value, opts)
+  local exec = self._exec
+  if value == nil or value == null or value == "" then
+    return nil, "the external ID is missing or empty"
+  end
+  local vt = type(value)
+  if vt == "table" and not json.is_bignum(value) then
+    return nil, "the external ID must be a string or a number, not an "
+      .. (json.is_array(value) and "array" or "object")
+  end
+  local text, err = json.encode(value)
+  if not text then return nil, err end
+  if exec.save_link then
+    exec.save_link(exec.integration, exec.incident_id, text)
+  elseif core.has_store() then
+    local ok, serr = core.link_put(exec.integration, exec.incident_id, text)
+    if not ok then return nil, serr end
+  elseif exec.live then
+    return nil, "no database is open to save the external ID in"
+  end
+  exec.vars.externalId = value
+  exec.saved_id = value
+  self._entry.saved_id = value
+  if opts and opts.unlock and exec.on_unlock then exec.on_unlock(exec) end
+  return true
+end
+
+return M

@@ -1,0 +1,93 @@
+-- Shares as they arrive: an envelope {incident, metadata, ...} or a bare
+-- incident object. Normalises both into execution variables and finds the
+-- incident's identity; the store and the walker are left to others.
+-- SPDX-License-Identifier: MIT
+
+local json = require("moonwire.json")
+local path = require("moonwire.path")
+
+local type, tostring, pairs = type, tostring, pairs
+local null = json.null
+
+local M = {}
+
+-- Where a bare payload keeps the identity of the thing it reports, in the
+-- order tried: BigPanda, its custom webhook body, Opsgenie, PagerDuty v3,
+-- Alertmanager and Grafana group keys, Datadog.
+M.identity_paths = {
+  "id", "incident_id", "alert.alertId", "alert.alias", "event.data.id",
+  "groupKey", "alert_id",
+}
+
+local function scalar_text(v)
+  local t = type(v)
+  if t == "string" and v ~= "" then return v end
+  if t == "number" then return json.encode(v) end
+  if t == "table" and json.is_bignum(v) then return tostring(v) end
+  return nil
+end
+
+-- FNV-1a over the canonical JSON text: a stable identity for payloads
+-- that carry none of the known id fields.
+local function content_key(value)
+  local text = json.encode(value) or ""
+  local h = 2166136261
+  for i = 1, #text do
+    h = bit.bxor(h, text:byte(i))
+    h = bit.band(bit.tobit(h * 16777619), 0xffffffff)
+  end
+  return "content-" .. bit.tohex(h)
+end
+
+--- Finds the incident identity of a normalised share.
+---@param vars table execution variables (incident, metadata, ...)
+---@param key_path string|nil an integration's explicit `incident_key`
+---@return string
+function M.incident_id(vars, key_path)
+  if key_path then
+    local v = scalar_text(path.get(vars, key_path))
+    if v then return v end
+  end
+  local incident = vars.incident
+  for _, p in ipairs(M.identity_paths) do
+    local v = scalar_text(path.get(incident, p))
+    if v then return v end
+  end
+  return content_key(incident)
+end
+
+local function shallow_copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
+--- Turns a decoded share into execution variables.
+---@param share any decoded JSON
+---@return table|nil vars
+---@return string|nil err
+function M.normalize(share)
+  if type(share) ~= "table" or json.is_array(share) or json.is_bignum(share) then
+    return nil, "a share must be a JSON object (an incident, or an envelope "
+      .. "with an \"incident\" object)"
+  end
+  local vars
+  local inc = share.incident
+  if type(inc) == "table" and not json.is_array(inc) then
+    vars = shallow_copy(share)
+  elseif inc ~= nil and inc ~= null then
+    return nil, "the share's \"incident\" field must be an object"
+  else
+    vars = { incident = share }
+  end
+  local meta = vars.metadata
+  if type(meta) ~= "table" or json.is_array(meta) then
+    meta = {}
+  else
+    meta = shallow_copy(meta)
+  end
+  vars.metadata = meta
+  return vars
+end
+
+return M

@@ -1,0 +1,219 @@
+-- http_request: sends one HTTP request, with templated URL, headers and
+-- body, bounded retries, and the response stored as variables. A status
+-- outside the success set takes the `error` port.
+-- SPDX-License-Identifier: MIT
+
+local json = require("moonwire.json")
+
+local type, tostring, tonumber, ipairs, pairs = type, tostring, tonumber, ipairs, pairs
+local format, lower, floor, min, random = string.format, string.lower,
+  math.floor, math.min, math.random
+local null = json.null
+
+local M = {
+  type = "http_request",
+  title = "HTTP request",
+  description = "Sends an HTTP request to an external system and stores the "
+    .. "response body, status and headers as variables.",
+}
+
+M.schema = {
+  { name = "method", kind = "enum", default = "POST",
+    enum = { "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD" }, title = "Method" },
+  { name = "url", kind = "template", mode = "text", required = true, title = "URL",
+    description = "The endpoint, e.g. {{integration.base_url}}/tickets." },
+  { name = "headers", kind = "headers", title = "Headers",
+    description = "A JSON object of header names and values (values may be "
+      .. "templates), e.g. {\"Authorization\": \"Bearer {{token.access_token}}\"}." },
+  { name = "body", kind = "template", mode = "json", title = "Body",
+    description = "The request body. With a JSON content type (the default) "
+      .. "it is a json-mode template; an object is sent as JSON." },
+  { name = "transform_request", kind = "boolean", default = true,
+    title = "Perform request transformation",
+    description = "Render the URL, headers and body as templates first." },
+  { name = "output", kind = "variable", default = "response", title = "Output variable",
+    description = "The response body goes here (parsed when it is JSON); the "
+      .. "status code under <output>Status, headers under <output>Headers." },
+  { name = "success", kind = "array", items = "integer", title = "Success statuses",
+    description = "Statuses that count as success; default: any 2xx." },
+  { name = "timeout_ms", kind = "integer", default = 30000, min = 1, max = 600000,
+    title = "Total timeout (ms)" },
+  { name = "connect_timeout_ms", kind = "integer", default = 10000, min = 1,
+    max = 600000, title = "Connect timeout (ms)" },
+  { name = "retry", kind = "object", title = "Retries",
+    description = "attempts (default 3), statuses (default [429, 502, 503, "
+      .. "504]), backoff_ms (default 500), max_backoff_ms (default 30000)." },
+}
+
+function M.ports()
+  return { "next", "error" }
+end
+
+function M.outputs(config)
+  local out = config.output or "response"
+  return { out, out .. "Status", out .. "Headers" }
+end
+
+local DEFAULT_RETRY = { attempts = 3, statuses = { 429, 502, 503, 504 },
+  backoff_ms = 500, max_backoff_ms = 30000 }
+
+-- Methods that may be sent again after a timeout without creating twice.
+local IDEMPOTENT = { GET = true, HEAD = true, PUT = true, DELETE = true }
+-- Transport failures where the request never reached the server.
+local NEVER_SENT = { E_HTTP_CONNECT = true, E_HTTP_RESOLVE = true }
+
+local function retry_policy(config)
+  local r = type(config.retry) == "table" and config.retry or {}
+  local statuses = {}
+  local list = r.statuses ~= nil and r.statuses ~= null and r.statuses
+    or DEFAULT_RETRY.statuses
+  for _, s in ipairs(list) do statuses[tonumber(s) or -1] = true end
+  return {
+    attempts = math.max(1, tonumber(r.attempts) or DEFAULT_RETRY.attempts),
+    statuses = statuses,
+    backoff_ms = tonumber(r.backoff_ms) or DEFAULT_RETRY.backoff_ms,
+    max_backoff_ms = tonumber(r.max_backoff_ms) or DEFAULT_RETRY.max_backoff_ms,
+  }
+end
+
+-- Retry-After in seconds; an HTTP-date is not honoured (backoff instead).
+local function retry_after_ms(res)
+  local v = res and res.headers and res.headers["retry-after"]
+  local secs = v and tonumber(v)
+  if secs and secs >= 0 then return secs * 1000 end
+  return nil
+end
+
+local function backoff_ms(policy, attempt, res)
+  local wait = retry_after_ms(res)
+  if not wait then
+    local ceiling = min(policy.max_backoff_ms, policy.backoff_ms * 2 ^ (attempt - 1))
+    wait = ceiling / 2 + random() * ceiling / 2
+  end
+  return min(wait, policy.max_backoff_ms)
+end
+
+local function is_success(config, status)
+  if type(config.success) == "table" and #config.success > 0 then
+    for _, s in ipairs(config.success) do
+      if tonumber(s) == status then return true end
+    end
+    return false
+  end
+  return status >= 200 and status <= 299
+end
+
+local function content_type(headers)
+  for k, v in pairs(headers) do
+    if lower(k) == "content-type" then return lower(tostring(v)) end
+  end
+  return nil
+end
+
+-- Headers as a table of strings, rendering values when templating is on.
+local function build_headers(ctx, config)
+  local h = config.headers
+  if h == nil or h == null or h == "" then return {} end
+  if type(h) == "string" then
+    local v, err
+    if config.transform_request then
+      v, err = ctx:render_value(h, { field = "config.headers" })
+    else
+      v, err = json.decode(h)
+    end
+    if type(v) ~= "table" or json.is_array(v) then
+      return nil, "config.headers must be a JSON object of header values"
+        .. (err and (": " .. tostring(err)) or "")
+    end
+    h = v
+  end
+  local out = {}
+  for k, v in pairs(h) do
+    if v ~= null then
+      v = type(v) == "string" and v or (json.encode(v) or tostring(v))
+      if config.transform_request and type(h) == "table" and v:find("{{", 1, true) then
+        local r, err = ctx:render(v, { field = "config.headers." .. k })
+        if not r then return nil, err end
+        v = r
+      end
+      out[k] = v
+    end
+  end
+  return out
+end
+
+local function build_body(ctx, config, headers)
+  local b = config.body
+  if b == nil or b == null then return nil end
+  local ctype = content_type(headers)
+  if ctype == nil and config.method ~= "GET" and config.method ~= "HEAD" then
+    headers["Content-Type"] = "application/json"
+    ctype = "application/json"
+  end
+  if type(b) == "table" then return json.encode(b) end
+  b = tostring(b)
+  if not config.transform_request then return b end
+  local is_json = ctype and ctype:find("json", 1, true)
+  return ctx:render(b, { mode = is_json and "json" or "text", field = "config.body" })
+end
+
+local function describe_failure(method, url, res, err)
+  if not res then
+    return format("%s %s failed: %s", method, url, err.message or err.code)
+  end
+  local body = res.body or ""
+  if #body > 300 then body = body:sub(1, 300) .. "..." end
+  return format("%s %s answered HTTP %d%s", method, url, res.status,
+    body ~= "" and (": " .. body) or "")
+end
+
+function M.run(ctx, config)
+  local method = config.method or "POST"
+  local url, err = config.url, nil
+  if config.transform_request then
+    url, err = ctx:render(config.url, { field = "config.url" })
+    if not url then return nil, err end
+  end
+  local headers, herr = build_headers(ctx, config)
+  if not headers then return nil, herr end
+  local body, berr = build_body(ctx, config, headers)
+  if config.body ~= nil and config.body ~= null and body == nil then
+    return nil, berr
+  end
+
+  local policy = retry_policy(config)
+  local req = { method = method, url = url, headers = headers, body = body,
+    timeout_ms = config.timeout_ms, connect_timeout_ms = config.connect_timeout_ms }
+  local res, rerr
+  for attempt = 1, policy.attempts do
+    res, rerr = ctx:http(req)
+    local again
+    if res then
+      again = policy.statuses[res.status] == true
+    else
+      again = NEVER_SENT[rerr.code] or (IDEMPOTENT[method] and rerr.code ~= "E_HTTP_URL"
+        and rerr.code ~= "E_HTTP_HEADER")
+    end
+    if not again or attempt == policy.attempts then break end
+    local wait = backoff_ms(policy, attempt, res)
+    ctx:log("info", "attempt %d of %s %s got %s; retrying in %d ms", attempt,
+      method, url, res and ("HTTP " .. res.status) or rerr.code, floor(wait))
+    ctx:sleep(wait)
+  end
+
+  local out = config.output or "response"
+  if res then
+    local value = res.json
+    if value == nil then value = res.body ~= "" and res.body or null end
+    ctx:set(out, value)
+    ctx:set(out .. "Status", res.status)
+    ctx:set(out .. "Headers", res.headers)
+  end
+  if res and res.dry_run then return "next" end
+  if not res or not is_success(config, res.status) then
+    return nil, describe_failure(method, url, res, rerr)
+  end
+  return "next"
+end
+
+return M

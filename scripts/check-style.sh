@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The style checks CI runs: no tabs, lines at most 100 columns, an SPDX
+# line near the top of every source file, and no XXX/FIXME markers.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bad=0
+files=$(git ls-files '*.c' '*.h' '*.lua' '*.py' '*.sh' 2>/dev/null)
+for f in $files; do
+    [ -f "$f" ] || continue
+    if grep -q $'\t' "$f"; then
+        echo "$f: contains a tab"; bad=1
+    fi
+    awk -v f="$f" 'length($0) > 100 { print f ":" FNR ": longer than 100 columns"; b=1 }
+                   END { exit b }' "$f" || bad=1
+    head -n 6 "$f" | grep -q 'SPDX-License-Identifier' || {
+        echo "$f: no SPDX line in the first lines"; bad=1; }
+    if grep -nE '\b(XXX|FIXME)\b' "$f"; then bad=1; fi
+done
+[ $bad -eq 0 ] && echo "style: ok"
+exit $bad

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/* JSON codec: round trips that must be exact, and inputs that must fail
+ * with a message naming where. One table of named cases per group. */
+#include <stdio.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "json.h"
+
+static int failures;
+
+#define CHECK(name, cond) \
+    do { \
+        if (!(cond)) { \
+            failures++; \
+            printf("not ok - %s (%s:%d)\n", name, __FILE__, __LINE__); \
+        } else { \
+            printf("ok - %s\n", name); \
+        } \
+    } while (0)
+
+/* Decodes in and encodes back; compares with want. */
+static void roundtrip(lua_State *L, const char *name, const char *in,
+                      const char *want)
+{
+    mw_err e = {0};
+    mw_buf b;
+    int ok;
+
+    mw_buf_init(&b);
+    ok = mw_json_decode(L, in, strlen(in), &e) == 0 &&
+         mw_json_encode(L, -1, &b, 0, &e) == 0 && strcmp(b.data, want) == 0;
+    if (!ok)
+        printf("# %s: got %s (%s)\n", name, b.data ? b.data : "-", e.msg);
+    CHECK(name, ok);
+    lua_settop(L, 0);
+    mw_buf_free(&b);
+}
+
+static void must_fail(lua_State *L, const char *name, const char *in,
+                      size_t n, const char *msg_part)
+{
+    mw_err e = {0};
+    int rc = mw_json_decode(L, in, n, &e);
+
+    if (rc == 0 || !strstr(e.msg, msg_part))
+        printf("# %s: rc=%d msg=%s\n", name, rc, e.msg);
+    CHECK(name, rc < 0 && strstr(e.msg, msg_part) && lua_gettop(L) == 0);
+    lua_settop(L, 0);
+}
+
+static const struct {
+    const char *name, *in, *want;
+} trips[] = {
+    {"null, [] and {} stay apart", "[null,[],{}]", "[null,[],{}]"},
+    {"19-digit id stays exact", "{\"id\":7512345678901234567}",
+     "{\"id\":7512345678901234567}"},
+    {"negative 64-bit id stays exact", "-9223372036854775808",
+     "-9223372036854775808"},
+    {"2^53 is a plain number", "9007199254740992", "9007199254740992"},
+    {"floats read back the same", "[0.5,-1,0.1,1e+21,3.14159]",
+     "[0.5,-1,0.1,1e+21,3.14159]"},
+    {"object keys come out sorted", "{\"b\":1,\"a\":{\"d\":[],\"c\":null}}",
+     "{\"a\":{\"c\":null,\"d\":[]},\"b\":1}"},
+    {"escapes are decoded and re-escaped", "\"a\\\"b\\\\c\\n\\u0001\\/\"",
+     "\"a\\\"b\\\\c\\n\\u0001/\""},
+    {"surrogate pair becomes one code point", "\"\\ud83d\\ude00\"",
+     "\"\xF0\x9F\x98\x80\""},
+    {"lone surrogate becomes U+FFFD", "\"\\ud800x\"", "\"\xEF\xBF\xBDx\""},
+    {"invalid UTF-8 becomes U+FFFD", "\"a\xFF" "b\"", "\"a\xEF\xBF\xBD" "b\""},
+    {"U+2028 is escaped on output", "\"\xE2\x80\xA8\"", "\"\\u2028\""},
+    {"byte-order mark is skipped", "\xEF\xBB\xBF{\"a\":true}", "{\"a\":true}"},
+    {"unicode text passes through", "\"Ünïcödé — 日本語 🚨\"",
+     "\"Ünïcödé — 日本語 🚨\""},
+};
+
+static const struct {
+    const char *name, *in, *part;
+} bad[] = {
+    {"trailing comma in object", "{\"a\":1,}", "line 1, column 8"},
+    {"missing value", "{\"a\":}", "unexpected '}'"},
+    {"unterminated string", "\"abc", "unterminated string"},
+    {"raw newline in string", "\"a\nb\"", "control character"},
+    {"text after the value", "{} x", "trailing text"},
+    {"leading zero", "012", "leading zero"},
+    {"bad literal", "nul", "invalid literal"},
+    {"empty input", "", "end of input"},
+    {"error on line 3", "{\n\"a\": 1,\n\"b\" 2}", "line 3, column 5"},
+};
+
+static void deep_nesting(lua_State *L)
+{
+    char in[1000];
+    mw_err e = {0};
+
+    memset(in, '[', sizeof(in));
+    CHECK("nesting deeper than the limit is refused",
+          mw_json_decode(L, in, sizeof(in), &e) < 0 &&
+              strstr(e.msg, "deeper than"));
+    lua_settop(L, 0);
+}
+
+static void encode_errors(lua_State *L)
+{
+    mw_err e = {0};
+    mw_buf b;
+
+    mw_buf_init(&b);
+    lua_pushnumber(L, 0.0 / 0.0);
+    CHECK("NaN cannot be encoded", mw_json_encode(L, -1, &b, 0, &e) < 0 &&
+                                       strstr(e.msg, "NaN"));
+    lua_settop(L, 0);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -2, "self");
+    CHECK("a table containing itself is refused",
+          mw_json_encode(L, -1, &b, 0, &e) < 0);
+    lua_settop(L, 0);
+    lua_createtable(L, 2, 0);
+    lua_pushliteral(L, "x");
+    lua_rawseti(L, -2, 1);
+    lua_pushliteral(L, "y");
+    lua_rawseti(L, -2, 2);
+    mw_buf_reset(&b);
+    CHECK("a plain Lua sequence encodes as an array",
+          mw_json_encode(L, -1, &b, 0, &e) == 0 &&
+              strcmp(b.data, "[\"x\",\"y\"]") == 0);
+    lua_settop(L, 0);
+    mw_buf_free(&b);
+}
+
+int main(void)
+{
+    lua_State *L = luaL_newstate();
+
+    luaL_openlibs(L);
+    mw_json_open(L);
+    lua_settop(L, 0);
+    for (size_t i = 0; i < sizeof(trips) / sizeof(trips[0]); i++)
+        roundtrip(L, trips[i].name, trips[i].in, trips[i].want);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        must_fail(L, bad[i].name, bad[i].in, strlen(bad[i].in), bad[i].part);
+    deep_nesting(L);
+    encode_errors(L);
+    lua_close(L);
+    printf("%d failed\n", failures);
+    return failures ? 1 : 0;
+}

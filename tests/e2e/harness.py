@@ -1,0 +1,175 @@
+# SPDX-License-Identifier: MIT
+# Shared pieces of the end-to-end tests: the real target (shared/tools/
+# target.py) and small stub servers on loopback, running the real binary,
+# and a tiny case runner that prints TAP and "N passed, N failed".
+import http.server
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SHARED = os.environ.get("MOONWIRE_SHARED", os.path.join(ROOT, "..", "shared"))
+PAYLOADS = os.path.join(SHARED, "data", "payloads")
+EXAMPLES = os.path.join(ROOT, "contrib", "examples")
+
+
+class Target:
+    """shared/tools/target.py on a free loopback port."""
+
+    def __init__(self, **env):
+        e = dict(os.environ)
+        e.update({k: str(v) for k, v in env.items()})
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(SHARED, "tools", "target.py")],
+            stdout=subprocess.PIPE, env=e, text=True)
+        self.port = int(self.proc.stdout.readline())
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def call(self, method, path, body=None):
+        req = urllib.request.Request(self.url + path, method=method,
+                                     data=body)
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    def requests(self):
+        return self.call("GET", "/_requests")
+
+    def reset(self):
+        self.call("POST", "/_reset", b"")
+
+    def fail(self, status, count, path):
+        self.call("POST", "/_fail?status=%d&count=%d&path=%s"
+                  % (status, count, path), b"")
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+class Stub:
+    """A loopback server whose every answer is decided by `handler`
+    (a function of the request handler returning (status, headers, body)
+    or None to drop the connection without answering)."""
+
+    def __init__(self, handler):
+        outer = self
+        self.seen = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def answer(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                outer.seen.append((self.command, self.path, body))
+                res = handler(self.command, self.path, body)
+                if res is None:
+                    self.close_connection = True
+                    return
+                status, headers, data = res
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = answer
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server.daemon_threads = True
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Moonwire:
+    def __init__(self, binary):
+        self.binary = binary
+        self.dir = tempfile.mkdtemp(prefix="mw-e2e-")
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def write(self, name, value):
+        p = self.path(name)
+        with open(p, "w", encoding="utf-8") as f:
+            if isinstance(value, str):
+                f.write(value)
+            else:
+                json.dump(value, f, ensure_ascii=False)
+        return p
+
+    def run(self, *args, timeout=60, env=None):
+        """Runs moonwire; returns (exit code, parsed stdout lines, stderr)."""
+        e = dict(os.environ)
+        e.update(env or {})
+        p = subprocess.run([self.binary] + list(args), capture_output=True,
+                           text=True, timeout=timeout, env=e, cwd=self.dir)
+        lines = []
+        for line in p.stdout.splitlines():
+            try:
+                lines.append(json.loads(line))
+            except ValueError:
+                lines.append(line)
+        return p.returncode, lines, p.stderr
+
+
+def load_payload(name):
+    with open(os.path.join(PAYLOADS, name), encoding="utf-8") as f:
+        return json.load(f)
+
+
+class Runner:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+        self.n = 0
+
+    def case(self, name):
+        def wrap(fn):
+            self.n += 1
+            t0 = time.time()
+            try:
+                fn()
+                self.passed += 1
+                print("ok %d - %s (%.1fs)" % (self.n, name, time.time() - t0))
+            except Exception:
+                self.failed += 1
+                print("not ok %d - %s" % (self.n, name))
+                for line in traceback.format_exc().splitlines():
+                    print("#   " + line)
+            sys.stdout.flush()
+            return fn
+        return wrap
+
+    def finish(self):
+        print("1..%d" % self.n)
+        print("%d passed, %d failed" % (self.passed, self.failed))
+        return 1 if self.failed else 0
+
+
+def expect(cond, msg, *detail):
+    if not cond:
+        raise AssertionError(msg + "".join("\n  " + repr(d) for d in detail))
