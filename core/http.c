@@ -24,6 +24,7 @@ struct mw_http {
     CURLM *multi;
     struct event *timer;
     size_t pending;
+    int keepalive;       /* reuse connections (MOONWIRE_HTTP_KEEPALIVE) */
     struct xfer *active; /* doubly linked, for destroy */
 };
 
@@ -315,6 +316,8 @@ static void set_common(xfer *x, const mw_http_req *req)
 {
     CURL *c = x->easy;
 
+    if (!x->h->keepalive)
+        curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
     curl_easy_setopt(c, CURLOPT_URL, req->url);
     curl_easy_setopt(c, CURLOPT_PRIVATE, x);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
@@ -390,6 +393,11 @@ mw_http *mw_http_create(struct event_base *base, mw_err *e)
         return NULL;
     }
     h->base = base;
+    /* Keep-alive is right for real peers; a peer that writes its headers
+     * and body in two segments stalls on a reused connection (Nagle
+     * against delayed ACK, 40 ms a request), so it can be turned off. */
+    h->keepalive = !(getenv("MOONWIRE_HTTP_KEEPALIVE") &&
+                     strcmp(getenv("MOONWIRE_HTTP_KEEPALIVE"), "0") == 0);
     curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
     curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
     curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);

@@ -25,7 +25,7 @@ M.schema = {
   { name = "headers", kind = "headers", title = "Headers",
     description = "A JSON object of header names and values (values may be "
       .. "templates), e.g. {\"Authorization\": \"Bearer {{token.access_token}}\"}." },
-  { name = "body", kind = "template", mode = "json", title = "Body",
+  { name = "body", kind = "body", mode = "json", title = "Body",
     description = "The request body. With a JSON content type (the default) "
       .. "it is a json-mode template; an object is sent as JSON." },
   { name = "transform_request", kind = "boolean", default = true,

@@ -22,7 +22,8 @@ end
 
 local function print_errors(file, errors)
   for _, e in ipairs(errors) do
-    stderr:write(format("%s: %s: %s\n", file, e.path or "$", e.message))
+    local where = e.node and format("%s (node %s)", e.path or "$", e.node) or e.path or "$"
+    stderr:write(format("%s: %s: %s\n", file, where, e.message))
   end
 end
 

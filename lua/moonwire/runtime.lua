@@ -179,10 +179,34 @@ function M.prepare(wf, value, opts)
   }
 end
 
+-- Header names whose literal values are credentials.
+local SECRET_HEADERS = {
+  authorization = true, ["proxy-authorization"] = true, cookie = true,
+  ["x-api-key"] = true, ["api-key"] = true,
+}
+
+-- A headers field written as an object may hold a literal credential;
+-- a value built by a template ("Bearer {{token.access_token}}") names no
+-- secret and stays visible, which is what makes a trace useful.
+local function redact_headers(schema_fields, config)
+  for _, f in ipairs(schema_fields) do
+    local h = f.kind == "headers" and config[f.name]
+    if type(h) == "table" then
+      local copy = {}
+      for k, v in pairs(h) do
+        local literal = type(v) == "string" and not v:find("{{", 1, true)
+        copy[k] = (SECRET_HEADERS[tostring(k):lower()] and literal) and "[redacted]" or v
+      end
+      config[f.name] = copy
+    end
+  end
+  return config
+end
+
 local function redact(node)
-  local ok, schema = pcall(require, "moonwire.schema")
-  if ok and schema.redact then return schema.redact(node.module.schema, node.config) end
-  return node.config
+  local schema = require("moonwire.schema")
+  local fields = node.module.schema
+  return redact_headers(fields, schema.redact(fields, node.config))
 end
 
 local function error_text(err)

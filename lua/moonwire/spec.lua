@@ -79,8 +79,19 @@ function Expect:to_fail(sub)
   end
 end
 
+-- expect(v):to_be(x) and expect(v).to_be(x) both work.
 local function expect(v)
-  return setmetatable({ v = v }, Expect)
+  local e = setmetatable({ v = v }, Expect)
+  return setmetatable({}, { __index = function(_, name)
+    local m = Expect[name]
+    if not m then error("expect() has no assertion " .. tostring(name), 2) end
+    return function(first, ...)
+      if type(first) == "table" and getmetatable(first) == getmetatable(e) then
+        return m(e, ...)
+      end
+      return m(e, first, ...)
+    end
+  end })
 end
 
 local function spec_files(paths)

@@ -106,7 +106,7 @@ def free_port():
 
 class Moonwire:
     def __init__(self, binary):
-        self.binary = binary
+        self.binary = os.path.abspath(binary)
         self.dir = tempfile.mkdtemp(prefix="mw-e2e-")
 
     def path(self, name):
@@ -127,6 +127,11 @@ class Moonwire:
         e.update(env or {})
         p = subprocess.run([self.binary] + list(args), capture_output=True,
                            text=True, timeout=timeout, env=e, cwd=self.dir)
+        for sign in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     "runtime error:"):
+            if sign in p.stderr:
+                raise AssertionError("sanitizer report from moonwire %s:\n%s"
+                                     % (" ".join(args), p.stderr[-4000:]))
         lines = []
         for line in p.stdout.splitlines():
             try:
