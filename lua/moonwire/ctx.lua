@@ -116,6 +116,8 @@ end
 --- Pauses this execution (other executions go on).
 ---@param ms number
 function Ctx:sleep(ms)
+  local stub = self._exec.sleep_stub
+  if stub then return stub(ms) end
   yield("sleep", ms)
 end
 

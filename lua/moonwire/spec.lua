@@ -82,13 +82,12 @@ end
 -- expect(v):to_be(x) and expect(v).to_be(x) both work.
 local function expect(v)
   local e = setmetatable({ v = v }, Expect)
-  return setmetatable({}, { __index = function(_, name)
+  local proxy = {}
+  return setmetatable(proxy, { __index = function(_, name)
     local m = Expect[name]
     if not m then error("expect() has no assertion " .. tostring(name), 2) end
     return function(first, ...)
-      if type(first) == "table" and getmetatable(first) == getmetatable(e) then
-        return m(e, ...)
-      end
+      if rawequal(first, proxy) then return m(e, ...) end
       return m(e, first, ...)
     end
   end })
