@@ -24,6 +24,7 @@ typedef struct args {
     const char *db;
     const char *integration;
     const char *mode;
+    const char *missing;
     const char *data;
     int dry_run;
     int json_out;
@@ -49,7 +50,7 @@ static const char usage[] =
     "  validate FILE...        check workflows; every problem is listed\n"
     "      --json                print the problems as JSON\n"
     "  render [TEMPLATE]       render a template (stdin when no file)\n"
-    "      --mode json|text|html --data FILE\n"
+    "      --mode json|text|html --data FILE --missing empty|null|error\n"
     "  test [PATH...]          run Lua spec files inside the runtime\n"
     "  version                 print the version\n"
     "\n"
@@ -100,6 +101,8 @@ static int parse_args(int argc, char **argv, args *a)
             slot = &a->mode;
         else if (strcmp(o, "--data") == 0)
             slot = &a->data;
+        else if (strcmp(o, "--missing") == 0)
+            slot = &a->missing;
         else if (strcmp(o, "--log-level") == 0)
             mw_log_set_level(argv[i + 1]);
         else if (strcmp(o, "--set") == 0 && a->nsets < MAX_LIST)
@@ -397,6 +400,10 @@ static int cmd_lua(mw_host *h, const args *a)
     if (a->data) {
         lua_pushstring(L, a->data);
         lua_setfield(L, -2, "data");
+    }
+    if (a->missing) {
+        lua_pushstring(L, a->missing);
+        lua_setfield(L, -2, "missing");
     }
     if (call_cli(L, a->cmd, 2) < 0)
         return 2;

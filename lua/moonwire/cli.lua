@@ -151,7 +151,7 @@ function M.render(files, opts)
     data = v
   end
   local tpl, cerr = template.compile(src, { mode = opts.mode or "text",
-    name = files[1] or "stdin" })
+    missing = opts.missing, name = files[1] or "stdin" })
   if not tpl then
     stderr:write("moonwire render: ", tostring(cerr), "\n")
     return 1
