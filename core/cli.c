@@ -12,6 +12,7 @@
 #include <event2/event.h>
 #include <lauxlib.h>
 
+#include "daemon.h"
 #include "host.h"
 #include "json.h"
 #include "log.h"
@@ -39,6 +40,8 @@ typedef struct args {
 static const char usage[] =
     "usage: moonwire <command> [options]\n"
     "\n"
+    "  serve                   run the daemon (see docs/configuration.md)\n"
+    "      --listen HOST:PORT --data-dir DIR --config FILE\n"
     "  run WORKFLOW SHARE...   run shares in order through a workflow\n"
     "      --db FILE             database for external IDs and history\n"
     "                            (default: ./moonwire.db)\n"
@@ -432,6 +435,8 @@ int mw_cli_main(int argc, char **argv)
         printf("moonwire %s\n", MW_VERSION);
         return 0;
     }
+    if (strcmp(argv[1], "serve") == 0)
+        return mw_daemon_main(argc, argv);
     a.cmd = argv[1];
     if (strcmp(a.cmd, "run") && strcmp(a.cmd, "validate") &&
         strcmp(a.cmd, "render") && strcmp(a.cmd, "test")) {

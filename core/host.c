@@ -13,10 +13,13 @@
 #include <event2/event.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "sqlrun.h"
 #include "store.h"
 #include "walker.h"
 
@@ -330,6 +333,93 @@ static int l_list_dir(lua_State *L)
     return 1;
 }
 
+static void push_hex(lua_State *L, const unsigned char *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    char out[128];
+
+    for (size_t i = 0; i < n && i < sizeof(out) / 2; i++) {
+        out[2 * i] = hex[p[i] >> 4];
+        out[2 * i + 1] = hex[p[i] & 15];
+    }
+    lua_pushlstring(L, out, 2 * (n < sizeof(out) / 2 ? n : sizeof(out) / 2));
+}
+
+/* sha256_hex(s): for app keys, which are stored only as hashes. */
+static int l_sha256_hex(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+
+    if (!EVP_Digest(s, n, md, &len, EVP_sha256(), NULL))
+        return luaL_error(L, "sha256 failed");
+    push_hex(L, md, len);
+    return 1;
+}
+
+/* random_hex(nbytes): tokens, app keys and ids from the system CSPRNG. */
+static int l_random_hex(lua_State *L)
+{
+    int n = (int)luaL_optinteger(L, 1, 16);
+    unsigned char buf[64];
+
+    if (n < 1 || n > (int)sizeof(buf))
+        return luaL_argerror(L, 1, "between 1 and 64 bytes");
+    if (RAND_bytes(buf, n) != 1)
+        return luaL_error(L, "the system random generator failed");
+    push_hex(L, buf, (size_t)n);
+    return 1;
+}
+
+typedef struct later {
+    lua_State *L;
+    int ref;
+} later;
+
+static void on_later(evutil_socket_t fd, short what, void *arg)
+{
+    later *l = arg;
+    mw_err e = {0};
+
+    (void)fd;
+    (void)what;
+    lua_rawgeti(l->L, LUA_REGISTRYINDEX, l->ref);
+    luaL_unref(l->L, LUA_REGISTRYINDEX, l->ref);
+    if (mw_host_pcall(l->L, 0, 0, &e) < 0)
+        MW_ERROR("timer callback failed: %s", e.msg);
+    free(l);
+}
+
+/* after(ms, fn): calls fn from the loop once ms have passed (0: on the
+ * next turn, never from inside the caller). */
+static int l_after(lua_State *L)
+{
+    double ms = luaL_checknumber(L, 1);
+    mw_host *h = host_of(L);
+    struct timeval tv;
+    later *l;
+
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    l = malloc(sizeof(*l));
+    if (!l)
+        return luaL_error(L, "out of memory");
+    l->L = h->L;
+    lua_pushvalue(L, 2);
+    l->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    tv.tv_sec = (long)(ms / 1000);
+    tv.tv_usec = (long)((ms - (double)tv.tv_sec * 1000) * 1000);
+    if (ms < 0)
+        tv.tv_sec = tv.tv_usec = 0;
+    if (event_base_once(h->base, -1, EV_TIMEOUT, on_later, l, &tv) < 0) {
+        luaL_unref(L, LUA_REGISTRYINDEX, l->ref);
+        free(l);
+        return luaL_error(L, "cannot arm a timer");
+    }
+    return 0;
+}
+
 static int open_core(lua_State *L)
 {
     static const luaL_Reg fns[] = {
@@ -339,13 +429,16 @@ static int open_core(lua_State *L)
         {"history_get", l_history_get}, {"history_add", l_history_add},
         {"setting_put", l_setting_put}, {"settings", l_settings},
         {"has_store", l_has_store},   {"base64", l_base64},
-        {"list_dir", l_list_dir},
+        {"list_dir", l_list_dir},     {"sha256_hex", l_sha256_hex},
+        {"random_hex", l_random_hex}, {"after", l_after},
         {NULL, NULL}};
     mw_host *h = host_of(L);
 
     lua_newtable(L);
     luaL_register(L, NULL, fns);
     mw_walker_register(L);
+    if (h->sqlrun)
+        mw_sqlrun_register(L, h->sqlrun);
     lua_pushstring(L, h->lua_dir);
     lua_setfield(L, -2, "lua_dir");
     lua_pushstring(L, h->nodes_dir);
@@ -429,6 +522,10 @@ mw_host *mw_host_create(const mw_host_opts *opts, mw_err *e)
         goto fail;
     if (opts->db_path && !(h->store = mw_store_open(opts->db_path, e)))
         goto fail;
+    if (h->store && !(h->sqlrun = mw_sqlrun_create(mw_store_db(h->store)))) {
+        mw_err_set(e, "E_NOMEM", "out of memory");
+        goto fail;
+    }
     if (!(h->L = luaL_newstate())) {
         mw_err_set(e, "E_NOMEM", "cannot create the Lua state");
         goto fail;
@@ -456,6 +553,7 @@ void mw_host_destroy(mw_host *h)
     mw_http_destroy(h->http);
     if (h->L)
         lua_close(h->L);
+    mw_sqlrun_destroy(h->sqlrun);
     mw_store_close(h->store);
     if (h->base)
         event_base_free(h->base);

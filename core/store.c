@@ -124,6 +124,11 @@ mw_store *mw_store_open(const char *path, mw_err *e)
     return s;
 }
 
+struct sqlite3 *mw_store_db(mw_store *s)
+{
+    return s ? s->db : NULL;
+}
+
 void mw_store_close(mw_store *s)
 {
     if (!s)

@@ -45,4 +45,7 @@ typedef int (*mw_setting_fn)(const char *name, const char *value, int secret,
 int mw_store_setting_each(mw_store *s, const char *integ, mw_setting_fn fn,
                           void *ud, mw_err *e);
 
+/* The database handle, for the statement runner in sqlrun.c. */
+struct sqlite3 *mw_store_db(mw_store *s);
+
 #endif

@@ -498,10 +498,75 @@ static int l_wake(lua_State *L)
     return 1;
 }
 
+/* core.graph(wf) -> graph userdata (the C graph of a loaded workflow). */
+static int l_graph(lua_State *L)
+{
+    mw_graph **ud;
+    mw_err e = {0};
+    mw_graph *g;
+
+    luaL_checktype(L, 1, LUA_TTABLE);
+    g = mw_graph_create(L, 1, &e);
+    if (!g) {
+        lua_pushnil(L);
+        lua_pushstring(L, e.msg);
+        return 2;
+    }
+    ud = lua_newuserdata(L, sizeof(*ud));
+    *ud = g;
+    luaL_getmetatable(L, "moonwire.graph");
+    lua_setmetatable(L, -2);
+    return 1;
+}
+
+static int graph_gc(lua_State *L)
+{
+    mw_graph **ud = luaL_checkudata(L, 1, "moonwire.graph");
+
+    mw_graph_unref(*ud);
+    *ud = NULL;
+    return 0;
+}
+
+/* core.start(graph, exec) -> true | nil, err. The execution ends through
+ * runtime.finish, which calls exec.on_finish. */
+static int l_start(lua_State *L)
+{
+    mw_graph **ud = luaL_checkudata(L, 1, "moonwire.graph");
+    mw_walker *w = walker_of(L);
+    mw_err e = {0};
+
+    luaL_checktype(L, 2, LUA_TTABLE);
+    if (!w || !*ud || mw_walker_start(w, *ud, 2, NULL, NULL, &e) < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, e.code ? e.msg : "the walker is not running");
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int l_running(lua_State *L)
+{
+    lua_pushinteger(L, mw_walker_running(walker_of(L)));
+    return 1;
+}
+
 void mw_walker_register(lua_State *L)
 {
+    if (luaL_newmetatable(L, "moonwire.graph")) {
+        lua_pushcfunction(L, graph_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_pop(L, 1);
     lua_pushcfunction(L, l_wake);
     lua_setfield(L, -2, "wake");
+    lua_pushcfunction(L, l_graph);
+    lua_setfield(L, -2, "graph");
+    lua_pushcfunction(L, l_start);
+    lua_setfield(L, -2, "start");
+    lua_pushcfunction(L, l_running);
+    lua_setfield(L, -2, "running");
 }
 
 mw_walker *mw_walker_create(mw_host *h, mw_err *e)

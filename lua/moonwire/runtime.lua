@@ -123,6 +123,7 @@ function M.init(opts)
 end
 
 function M.catalog() return state.catalog end
+function M.node_dirs() return state.node_dirs end
 function M.load_errors() return state.load_errors end
 function M.origins() return state.origins end
 

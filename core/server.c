@@ -1,0 +1,574 @@
+/* SPDX-License-Identifier: MIT */
+/* HTTP/1.1 server on bufferevents with http-parser. One request at a time
+ * per connection: reading pauses from a complete request until its reply
+ * is queued, which keeps pipelined requests in order and lets a reply wait
+ * for a durable write. Limits and parse errors get JSON answers. */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <http_parser.h>
+
+#include "host.h"
+#include "log.h"
+
+#define MAX_HEADERS 100
+#define MAX_URL 8192
+
+typedef struct conn conn;
+
+struct mw_sreq {
+    conn *c;            /* NULL once the client has gone */
+    mw_server *s;
+    char method[16];
+    mw_buf url;
+    char *path;
+    char *query;
+    char *hname[MAX_HEADERS];
+    char *hvalue[MAX_HEADERS];
+    int nheaders;
+    mw_buf body;
+    int keepalive;
+    double started_ms;
+};
+
+struct conn {
+    mw_server *s;
+    struct bufferevent *bev;
+    http_parser parser;
+    mw_sreq *req;       /* the request being read or answered */
+    mw_buf field;       /* header name being read */
+    mw_buf value;       /* header value being read */
+    int in_value;
+    int waiting;        /* a complete request awaits its reply */
+    int closing;        /* close once the output is written */
+    int draining;       /* write side shut; reading until the peer closes */
+    char peer[64];
+    conn *prev, *next;
+};
+
+struct mw_server {
+    struct event_base *base;
+    struct evconnlistener *listener;
+    mw_server_opts opts;
+    mw_server_cb cb;
+    void *ud;
+    conn *conns;
+    long pending;
+    int port;
+};
+
+static http_parser_settings settings;
+
+static void conn_close(conn *c);
+static void conn_feed(conn *c);
+
+/* ---- requests ------------------------------------------------------------ */
+
+static void req_free(mw_sreq *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < r->nheaders; i++) {
+        free(r->hname[i]);
+        free(r->hvalue[i]);
+    }
+    mw_buf_free(&r->url);
+    mw_buf_free(&r->body);
+    free(r->path);
+    free(r);
+}
+
+const char *mw_sreq_method(const mw_sreq *r) { return r->method; }
+const char *mw_sreq_path(const mw_sreq *r) { return r->path ? r->path : "/"; }
+const char *mw_sreq_query(const mw_sreq *r) { return r->query ? r->query : ""; }
+const char *mw_sreq_peer(const mw_sreq *r) { return r->c ? r->c->peer : "-"; }
+double mw_sreq_started_ms(const mw_sreq *r) { return r->started_ms; }
+
+const char *mw_sreq_header(const mw_sreq *r, const char *name)
+{
+    for (int i = 0; i < r->nheaders; i++) {
+        if (strcasecmp(r->hname[i], name) == 0)
+            return r->hvalue[i];
+    }
+    return NULL;
+}
+
+int mw_sreq_nheaders(const mw_sreq *r) { return r->nheaders; }
+
+void mw_sreq_header_at(const mw_sreq *r, int i, const char **name,
+                       const char **value)
+{
+    *name = r->hname[i];
+    *value = r->hvalue[i];
+}
+
+const char *mw_sreq_body(const mw_sreq *r, size_t *len)
+{
+    *len = r->body.len;
+    return r->body.data ? r->body.data : "";
+}
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Status";
+    }
+}
+
+void mw_sreq_reply(mw_sreq *r, int status, const char *content_type,
+                   const char *body, size_t len, const char *const *headers,
+                   size_t nheaders)
+{
+    conn *c = r->c;
+    struct evbuffer *out;
+
+    r->s->pending--;
+    if (!c) {
+        req_free(r);
+        return;
+    }
+    out = bufferevent_get_output(c->bev);
+    evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n",
+                        status, reason(status), len);
+    if (content_type)
+        evbuffer_add_printf(out, "Content-Type: %s\r\n", content_type);
+    for (size_t i = 0; i < nheaders; i++)
+        evbuffer_add_printf(out, "%s\r\n", headers[i]);
+    if (!r->keepalive || c->closing)
+        evbuffer_add_printf(out, "Connection: close\r\n");
+    evbuffer_add(out, "\r\n", 2);
+    if (len && strcmp(r->method, "HEAD") != 0)
+        evbuffer_add(out, body, len);
+    if (!r->keepalive)
+        c->closing = 1;
+    c->req = NULL;
+    c->waiting = 0;
+    req_free(r);
+    if (!c->closing) {
+        http_parser_pause(&c->parser, 0);
+        bufferevent_enable(c->bev, EV_READ);
+        conn_feed(c);
+    }
+}
+
+/* Answers a protocol-level problem with a JSON error and closes. */
+static void reply_error(conn *c, int status, const char *code,
+                        const char *msg)
+{
+    char body[512];
+    int n;
+
+    n = snprintf(body, sizeof(body), "{\"error\":{\"code\":\"%s\","
+                 "\"message\":\"%s\"}}", code, msg);
+    c->closing = 1;
+    if (!c->req) {
+        c->req = calloc(1, sizeof(*c->req));
+        if (!c->req) {
+            conn_close(c);
+            return;
+        }
+        c->req->c = c;
+        c->req->s = c->s;
+        snprintf(c->req->method, sizeof(c->req->method), "GET");
+    }
+    c->s->pending++;
+    c->req->keepalive = 0;
+    bufferevent_disable(c->bev, EV_READ);
+    mw_sreq_reply(c->req, status, "application/json", body, (size_t)n, NULL,
+                  0);
+}
+
+/* ---- parser callbacks ---------------------------------------------------- */
+
+static int on_begin(http_parser *p)
+{
+    conn *c = p->data;
+
+    req_free(c->req);
+    c->req = calloc(1, sizeof(*c->req));
+    if (!c->req)
+        return -1;
+    c->req->c = c;
+    c->req->s = c->s;
+    mw_buf_reset(&c->field);
+    mw_buf_reset(&c->value);
+    c->in_value = 0;
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t n)
+{
+    conn *c = p->data;
+
+    if (c->req->url.len + n > MAX_URL)
+        return -1;
+    return mw_buf_add(&c->req->url, at, n);
+}
+
+static int end_header(conn *c)
+{
+    mw_sreq *r = c->req;
+
+    if (c->field.len == 0)
+        return 0;
+    if (r->nheaders >= MAX_HEADERS)
+        return -1;
+    r->hname[r->nheaders] = strdup(c->field.data);
+    r->hvalue[r->nheaders] = strdup(c->value.data ? c->value.data : "");
+    if (!r->hname[r->nheaders] || !r->hvalue[r->nheaders])
+        return -1;
+    r->nheaders++;
+    mw_buf_reset(&c->field);
+    mw_buf_reset(&c->value);
+    return 0;
+}
+
+static int on_field(http_parser *p, const char *at, size_t n)
+{
+    conn *c = p->data;
+
+    if (c->in_value) {
+        if (end_header(c) < 0)
+            return -1;
+        c->in_value = 0;
+    }
+    return mw_buf_add(&c->field, at, n);
+}
+
+static int on_value(http_parser *p, const char *at, size_t n)
+{
+    conn *c = p->data;
+
+    c->in_value = 1;
+    if (!c->value.data && mw_buf_add(&c->value, "", 0) < 0)
+        return -1;
+    return mw_buf_add(&c->value, at, n);
+}
+
+static int split_url(mw_sreq *r)
+{
+    const char *u = r->url.data ? r->url.data : "/";
+    const char *q = strchr(u, '?');
+
+    r->path = strdup(u);
+    if (!r->path)
+        return -1;
+    if (q) {
+        r->path[q - u] = '\0';
+        r->query = r->path + (q - u) + 1;
+    }
+    return 0;
+}
+
+static int on_headers_done(http_parser *p)
+{
+    conn *c = p->data;
+    mw_sreq *r = c->req;
+
+    if (c->in_value && end_header(c) < 0)
+        return -1;
+    c->in_value = 0;
+    snprintf(r->method, sizeof(r->method), "%s",
+             http_method_str((enum http_method)p->method));
+    if (split_url(r) < 0)
+        return -1;
+    if (p->content_length != ULLONG_MAX &&
+        p->content_length > (unsigned long long)c->s->opts.max_body) {
+        c->closing = 1;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t n)
+{
+    conn *c = p->data;
+
+    if (c->req->body.len + n > c->s->opts.max_body) {
+        c->closing = 1;
+        return -1;
+    }
+    return mw_buf_add(&c->req->body, at, n);
+}
+
+static int on_complete(http_parser *p)
+{
+    conn *c = p->data;
+
+    c->req->keepalive = http_should_keep_alive(p);
+    c->req->started_ms = mw_host_now_ms();
+    c->waiting = 1;
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+/* ---- connections ----------------------------------------------------------- */
+
+static void too_large(conn *c)
+{
+    char msg[160];
+
+    snprintf(msg, sizeof(msg), "the request body is larger than the limit "
+             "of %zu bytes", c->s->opts.max_body);
+    reply_error(c, 413, "E_BODY_TOO_LARGE", msg);
+}
+
+/* Parses what has arrived; dispatches a complete request. */
+static void conn_feed(conn *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+
+    while (!c->waiting && !c->closing && evbuffer_get_length(in) > 0) {
+        size_t len = evbuffer_get_contiguous_space(in);
+        const char *data = (const char *)evbuffer_pullup(in, (ssize_t)len);
+        size_t used = http_parser_execute(&c->parser, &settings, data, len);
+        enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
+
+        evbuffer_drain(in, used);
+        if (err == HPE_PAUSED || c->waiting) {
+            mw_sreq *r = c->req;
+            bufferevent_disable(c->bev, EV_READ);
+            c->s->pending++;
+            c->s->cb(r, c->s->ud);
+            return;
+        }
+        if (err != HPE_OK) {
+            if (c->closing && c->req && c->req->path)
+                too_large(c);
+            else if (err == HPE_HEADER_OVERFLOW)
+                reply_error(c, 431, "E_HEADERS_TOO_LARGE",
+                            "the request headers are too large");
+            else
+                reply_error(c, 400, "E_HTTP_PARSE", http_errno_description(err));
+            return;
+        }
+    }
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    conn *c = arg;
+
+    if (c->draining) {
+        struct evbuffer *in = bufferevent_get_input(bev);
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
+    conn_feed(c);
+}
+
+/* After the last reply: shut the write side and read until the peer
+ * closes (or a few seconds pass), so that a client still sending a body
+ * we refused reads our answer instead of a reset. */
+static void on_write(struct bufferevent *bev, void *arg)
+{
+    conn *c = arg;
+    struct timeval linger = {5, 0};
+
+    if (!c->closing || c->waiting || c->draining ||
+        evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+        return;
+    c->draining = 1;
+    shutdown(bufferevent_getfd(bev), SHUT_WR);
+    bufferevent_set_timeouts(bev, &linger, NULL);
+    bufferevent_enable(bev, EV_READ);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    conn *c = arg;
+
+    (void)bev;
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+        /* A request still being answered keeps its struct; the reply
+         * will see that the client has gone. */
+        if (c->waiting && c->req) {
+            c->req->c = NULL;
+            c->req = NULL;
+        }
+        conn_close(c);
+    }
+}
+
+static void conn_close(conn *c)
+{
+    mw_server *s = c->s;
+
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    if (c->waiting && c->req)
+        c->req->c = NULL;
+    else
+        req_free(c->req);
+    bufferevent_free(c->bev);
+    mw_buf_free(&c->field);
+    mw_buf_free(&c->value);
+    free(c);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
+                      struct sockaddr *sa, int len, void *arg)
+{
+    mw_server *s = arg;
+    conn *c = calloc(1, sizeof(*c));
+    struct timeval idle = {s->opts.idle_timeout_s, 0};
+
+    (void)l;
+    (void)len;
+    if (!c) {
+        evutil_closesocket(fd);
+        return;
+    }
+    c->s = s;
+    c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!c->bev) {
+        evutil_closesocket(fd);
+        free(c);
+        return;
+    }
+    if (sa->sa_family == AF_INET) {
+        struct sockaddr_in *in4 = (struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in4->sin_addr, c->peer, sizeof(c->peer));
+    }
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+    bufferevent_set_timeouts(c->bev, &idle, &idle);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+}
+
+/* ---- server ---------------------------------------------------------------- */
+
+mw_server *mw_server_create(struct event_base *base,
+                            const mw_server_opts *opts, mw_server_cb cb,
+                            void *ud, mw_err *e)
+{
+    mw_server *s = calloc(1, sizeof(*s));
+
+    if (!s) {
+        mw_err_set(e, "E_NOMEM", "out of memory");
+        return NULL;
+    }
+    http_parser_settings_init(&settings);
+    settings.on_message_begin = on_begin;
+    settings.on_url = on_url;
+    settings.on_header_field = on_field;
+    settings.on_header_value = on_value;
+    settings.on_headers_complete = on_headers_done;
+    settings.on_body = on_body;
+    settings.on_message_complete = on_complete;
+    s->base = base;
+    s->opts = *opts;
+    if (s->opts.max_body == 0)
+        s->opts.max_body = 1 << 20;
+    if (s->opts.idle_timeout_s <= 0)
+        s->opts.idle_timeout_s = 60;
+    s->cb = cb;
+    s->ud = ud;
+    return s;
+}
+
+static int parse_hostport(const char *hp, struct sockaddr_in *sin, mw_err *e)
+{
+    char host[64];
+    const char *colon = strrchr(hp, ':');
+    long port;
+    char *end;
+
+    if (!colon || (size_t)(colon - hp) >= sizeof(host))
+        goto bad;
+    memcpy(host, hp, (size_t)(colon - hp));
+    host[colon - hp] = '\0';
+    port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535)
+        goto bad;
+    memset(sin, 0, sizeof(*sin));
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0", &sin->sin_addr) != 1)
+        goto bad;
+    return 0;
+bad:
+    mw_err_set(e, "E_CONFIG", "listen address \"%s\" is not HOST:PORT with "
+               "an IPv4 host (e.g. 127.0.0.1:8080)", hp);
+    return -1;
+}
+
+int mw_server_listen(mw_server *s, const char *hostport, mw_err *e)
+{
+    struct sockaddr_in sin;
+    socklen_t len = sizeof(sin);
+
+    if (parse_hostport(hostport, &sin, e) < 0)
+        return -1;
+    s->listener = evconnlistener_new_bind(
+        s->base, on_accept, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+        1024, (struct sockaddr *)&sin, sizeof(sin));
+    if (!s->listener) {
+        mw_err_set(e, "E_LISTEN", "cannot listen on %s: %s", hostport,
+                   evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        return -1;
+    }
+    getsockname(evconnlistener_get_fd(s->listener), (struct sockaddr *)&sin,
+                &len);
+    s->port = ntohs(sin.sin_port);
+    return 0;
+}
+
+int mw_server_port(const mw_server *s) { return s->port; }
+long mw_server_pending(const mw_server *s) { return s ? s->pending : 0; }
+
+void mw_server_stop_accepting(mw_server *s)
+{
+    if (s && s->listener) {
+        evconnlistener_free(s->listener);
+        s->listener = NULL;
+    }
+}
+
+void mw_server_destroy(mw_server *s)
+{
+    if (!s)
+        return;
+    mw_server_stop_accepting(s);
+    while (s->conns)
+        conn_close(s->conns);
+    free(s);
+}

@@ -1,0 +1,550 @@
+-- The JSON HTTP API under /api/v1: authentication, request checks, the
+-- routes and their answers. Every answer is JSON; errors are
+-- {"error": {"code", "message"}}, import problems {"errors": [...]}.
+-- SPDX-License-Identifier: MIT
+
+local core = require("moonwire.core")
+local json = require("moonwire.json")
+local db = require("moonwire.db")
+local daemon = require("moonwire.daemon")
+local runtime = require("moonwire.runtime")
+local schema = require("moonwire.schema")
+
+local type, tostring, tonumber, pairs, ipairs = type, tostring, tonumber, pairs, ipairs
+local format, match, lower = string.format, string.match, string.lower
+local null = json.null
+
+local M = {}
+
+local cfg = { admin_token = "" }
+local started = core.time()
+
+function M.configure(config)
+  cfg = config
+end
+
+-- ---- answers ------------------------------------------------------------------
+
+local function reply(req, status, value, headers)
+  local body = value ~= nil and json.encode(value, { pretty = false }) or ""
+  core.reply(req.id, status, body, "application/json", headers)
+end
+
+local function fail(req, status, code, message, extra)
+  local err = { code = code, message = message }
+  for k, v in pairs(extra or {}) do err[k] = v end
+  reply(req, status, { error = err })
+end
+M.fail = fail
+
+-- ---- request checks -----------------------------------------------------------
+
+local function bearer(req)
+  local h = req.headers.authorization
+  return h and match(h, "^[Bb]earer%s+(%S+)%s*$")
+end
+
+-- Compares without an early exit, so timing does not reveal a prefix.
+local function same(a, b)
+  if type(a) ~= "string" or type(b) ~= "string" or #a ~= #b then return false end
+  local diff = 0
+  for i = 1, #a do diff = bit.bor(diff, bit.bxor(a:byte(i), b:byte(i))) end
+  return diff == 0
+end
+
+local function is_admin(req)
+  return same(bearer(req), cfg.admin_token)
+end
+
+local function json_content_type(req)
+  local ct = req.headers["content-type"]
+  if not ct or ct == "" then return true end
+  local base = lower(match(ct, "^%s*([^;%s]+)") or "")
+  return base == "application/json" or base:match("^[%w%.%-]+/[%w%.%-]+%+json$") ~= nil
+end
+
+--- Decodes the body as a JSON object; answers 415/400 itself and returns
+--- nil when it cannot.
+local function body_object(req, allow_empty)
+  if not json_content_type(req) then
+    fail(req, 415, "E_CONTENT_TYPE", format("send JSON: content type %q is not "
+      .. "application/json or a +json type", req.headers["content-type"]))
+    return nil
+  end
+  if allow_empty and req.body:match("^%s*$") then return {} end
+  local v, err = json.decode(req.body)
+  if v == nil then
+    fail(req, 400, "E_JSON", "the body is not valid JSON: " .. err)
+    return nil
+  end
+  if type(v) ~= "table" or json.is_array(v) or json.is_bignum(v) then
+    fail(req, 400, "E_NOT_OBJECT", "the body must be a JSON object")
+    return nil
+  end
+  return v
+end
+
+local function query_params(req)
+  local params = {}
+  for k, v in (req.query or ""):gmatch("([^&=]+)=?([^&]*)") do
+    params[k] = v:gsub("+", " "):gsub("%%(%x%x)", function(h)
+      return string.char(tonumber(h, 16))
+    end)
+  end
+  return params
+end
+
+-- ---- integrations ---------------------------------------------------------------
+
+local function integration_view(row, app_key)
+  local settings = json.decode(row.settings) or {}
+  local secrets = {}
+  for name, rec in pairs(core.settings(row.id)) do
+    if rec.secret then secrets[#secrets + 1] = name end
+  end
+  table.sort(secrets)
+  local wf = db.workflow_latest(row.id)
+  return {
+    id = row.id, name = row.name, status = row.status, settings = settings,
+    secret_settings = json.array(secrets), app_key = app_key,
+    workflow_version = wf and wf.version or null,
+    created_at = row.created_at, updated_at = row.updated_at,
+  }
+end
+
+local function check_name(req, name)
+  if type(name) ~= "string" or not name:match("%S") or #name > 200 then
+    fail(req, 422, "E_NAME", "\"name\" must be a non-empty string of at most "
+      .. "200 characters")
+    return false
+  end
+  return true
+end
+
+local function new_key()
+  return "mwk_" .. core.random_hex(24)
+end
+
+local function create_integration(req)
+  local b = body_object(req)
+  if not b or not check_name(req, b.name) then return end
+  local id = "int_" .. core.random_hex(8)
+  local key = new_key()
+  db.integration_create(id, b.name, core.sha256_hex(key), core.time())
+  reply(req, 201, integration_view(db.integration_get(id), key))
+end
+
+local function list_integrations(req)
+  local out = json.array()
+  for _, row in ipairs(db.integration_list()) do out[#out + 1] = integration_view(row) end
+  reply(req, 200, { integrations = out })
+end
+
+local function find_integration(req, id)
+  local row = db.integration_get(id)
+  if not row then
+    fail(req, 404, "E_NOT_FOUND", format("no integration with id %q", id))
+  end
+  return row
+end
+
+local SECRET_NAME = { client_secret = true, password = true, api_key = true,
+  token = true, secret = true, private_key = true }
+
+local function is_secret_name(name)
+  local n = lower(name)
+  return SECRET_NAME[n] or n:match("secret") or n:match("password")
+    or n:match("token$") or n:match("api_?key")
+end
+
+--- PATCH: name, status (active|inactive), settings (a value of null
+--- removes a setting; names that look secret are stored as secrets).
+local function patch_integration(req, id)
+  local row = find_integration(req, id)
+  if not row then return end
+  local b = body_object(req)
+  if not b then return end
+  local name, status = row.name, row.status
+  if b.name ~= nil and not check_name(req, b.name) then return end
+  name = b.name or name
+  if b.status ~= nil then
+    if b.status ~= "active" and b.status ~= "inactive" then
+      return fail(req, 422, "E_STATUS", "\"status\" must be \"active\" or \"inactive\"")
+    end
+    status = b.status
+  end
+  local settings = json.decode(row.settings) or {}
+  if b.settings ~= nil then
+    if type(b.settings) ~= "table" or json.is_array(b.settings) then
+      return fail(req, 422, "E_SETTINGS", "\"settings\" must be an object of "
+        .. "setting names and string values")
+    end
+    for k, v in pairs(b.settings) do
+      if v ~= null and type(v) ~= "string" and type(v) ~= "number"
+          and type(v) ~= "boolean" then
+        return fail(req, 422, "E_SETTINGS", format("setting %q must be a string, "
+          .. "number or boolean", k))
+      end
+    end
+    for k, v in pairs(b.settings) do
+      if v == null then
+        settings[k] = nil
+        core.sql("DELETE FROM settings WHERE integration = ? AND name = ?", id, k)
+      elseif is_secret_name(k) then
+        core.setting_put(id, k, tostring(v), true)
+        settings[k] = nil
+      else
+        settings[k] = v
+      end
+    end
+  end
+  if status == "active" and not db.workflow_latest(id) then
+    return fail(req, 409, "E_NO_WORKFLOW", "import a workflow before activating "
+      .. "the integration")
+  end
+  local text = json.encode(settings)
+  db.integration_update(id, name, status, text, core.time())
+  reply(req, 200, integration_view(db.integration_get(id)))
+end
+
+local function rotate_key(req, id)
+  if not find_integration(req, id) then return end
+  local key = new_key()
+  db.integration_set_key(id, core.sha256_hex(key), core.time())
+  reply(req, 200, integration_view(db.integration_get(id), key))
+end
+
+local function delete_integration(req, id)
+  if not find_integration(req, id) then return end
+  db.integration_delete(id)
+  daemon.forget_workflow(id)
+  reply(req, 204)
+end
+
+-- ---- workflows ------------------------------------------------------------------
+
+local function put_workflow(req, id)
+  if not find_integration(req, id) then return end
+  local doc = body_object(req)
+  if not doc then return end
+  local wf, errors = runtime.load_workflow(doc)
+  if not wf then
+    local out = json.array()
+    for _, e in ipairs(errors) do
+      out[#out + 1] = { path = e.path, message = e.message, code = e.code,
+        node = e.node }
+    end
+    return reply(req, 422, { errors = out })
+  end
+  local version = db.workflow_add(id, json.encode(doc), core.time())
+  daemon.forget_workflow(id)
+  reply(req, 201, { integration = id, version = version, nodes = #wf.nodes })
+end
+
+local function get_workflow(req, id)
+  if not find_integration(req, id) then return end
+  local p = query_params(req)
+  local row = p.version and db.workflow_version(id, tonumber(p.version))
+    or db.workflow_latest(id)
+  if not row then
+    return fail(req, 404, "E_NO_WORKFLOW", "the integration has no workflow"
+      .. (p.version and (" version " .. p.version) or ""))
+  end
+  local text = require("moonwire.workflow").export(json.decode(row.doc),
+    runtime.catalog())
+  core.reply(req.id, 200, text, "application/json",
+    { "X-Workflow-Version: " .. row.version })
+end
+
+local function list_versions(req, id)
+  if not find_integration(req, id) then return end
+  reply(req, 200, { versions = json.array(db.workflow_versions(id)) })
+end
+
+-- ---- shares ---------------------------------------------------------------------
+
+local function post_share(req)
+  local key = bearer(req)
+  local integ = key and db.integration_by_key(core.sha256_hex(key))
+  if not integ then
+    daemon.metrics.shares_rejected.unauthorized =
+      (daemon.metrics.shares_rejected.unauthorized or 0) + 1
+    return fail(req, 401, "E_APP_KEY", "unknown or missing app key: send "
+      .. "Authorization: Bearer <app key>")
+  end
+  if integ.status ~= "active" then
+    daemon.metrics.shares_rejected.inactive =
+      (daemon.metrics.shares_rejected.inactive or 0) + 1
+    return fail(req, 409, "E_INACTIVE", format("integration %q is inactive: it "
+      .. "accepts no shares until it is activated", integ.name))
+  end
+  local value = body_object(req)
+  if not value then
+    daemon.metrics.shares_rejected.invalid =
+      (daemon.metrics.shares_rejected.invalid or 0) + 1
+    return
+  end
+  local id, err, dup = daemon.accept(integ, value, req.body)
+  if not id then return fail(req, 400, "E_SHARE", err) end
+  reply(req, 202, { share_id = id, duplicate = dup or nil })
+end
+
+local function get_share(req, id)
+  local row = db.share_get(tonumber(id) or -1)
+  if not row then return fail(req, 404, "E_NOT_FOUND", "no share " .. id) end
+  row.status = daemon.share_status(row.id) or row.status
+  reply(req, 200, row)
+end
+
+-- ---- executions -----------------------------------------------------------------
+
+local function execution_view(row, with_trace)
+  local v = {}
+  for k, val in pairs(row) do v[k] = val end
+  v.live = row.live == 1
+  if with_trace then v.trace = json.decode(row.trace) or json.array() else v.trace = nil end
+  return v
+end
+
+local function list_executions(req)
+  local p = query_params(req)
+  local limit = math.min(math.max(tonumber(p.limit) or 50, 1), 1000)
+  local out = json.array()
+  for _, row in ipairs(db.execution_list(p.integration, p.status, limit)) do
+    out[#out + 1] = execution_view(row)
+  end
+  reply(req, 200, { executions = out })
+end
+
+local function get_execution(req, id)
+  local row = db.execution_get(tonumber(id) or -1)
+  if not row then return fail(req, 404, "E_NOT_FOUND", "no execution " .. id) end
+  reply(req, 200, execution_view(row, true))
+end
+
+local function replay_execution(req, id)
+  local row = db.execution_get(tonumber(id) or -1)
+  if not row then return fail(req, 404, "E_NOT_FOUND", "no execution " .. id) end
+  local integ = db.integration_get(row.integration_id)
+  local body = row.share_id ~= null and db.share_body(row.share_id)
+  if not integ or not body then
+    return fail(req, 409, "E_REPLAY", "the share of this execution is no longer kept")
+  end
+  local sid = db.share_insert(integ.id, row.incident, body,
+    core.sha256_hex(body .. core.random_hex(4)), core.time())
+  daemon.schedule(sid, integ.id, row.incident)
+  reply(req, 202, { share_id = sid, replay_of = row.id })
+end
+
+-- ---- test runs ------------------------------------------------------------------
+
+local function run_test(req, id)
+  local integ = find_integration(req, id)
+  if not integ then return end
+  local b = body_object(req)
+  if not b then return end
+  if type(b.share) ~= "table" or json.is_array(b.share) then
+    return fail(req, 422, "E_SHARE", "\"share\" must be a JSON object")
+  end
+  local wf, errors
+  if b.workflow ~= nil then
+    wf, errors = runtime.load_workflow(b.workflow)
+    if not wf then return reply(req, 422, { errors = json.array(errors) }) end
+  else
+    local entry, err = daemon.workflow_for(id)
+    if not entry then return fail(req, 409, "E_NO_WORKFLOW", err) end
+    wf = entry.wf
+  end
+  local graph, gerr = core.graph(wf)
+  if not graph then return fail(req, 422, "E_WORKFLOW", gerr) end
+  local exec, perr = runtime.prepare(wf, b.share, { integration = id,
+    settings = daemon.settings_of(integ), live = b.live == true, label = "test" })
+  if not exec then return fail(req, 422, "E_SHARE", perr) end
+  exec.test = true
+  exec.save_link = function() end
+  exec.on_finish = function(e)
+    reply(req, 200, { status = e.status, error = e.error, live = e.live,
+      duration_ms = e.duration_ms, trace = e.trace, graph = graph })
+  end
+  local ok, err = core.start(graph, exec)
+  if not ok then fail(req, 500, "E_START", err) end
+end
+
+-- ---- catalog, variables, health ---------------------------------------------------
+
+local function node_types(req)
+  local out = json.array()
+  local names = {}
+  for name in pairs(runtime.catalog()) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    local mod = runtime.catalog()[name]
+    local ok_p, ports = pcall(mod.ports, {})
+    out[#out + 1] = { type = name, title = mod.title or name,
+      description = mod.description or "", schema = schema.describe(mod.schema),
+      ports = json.array(ok_p and ports or {}),
+      builtin = (runtime.origins()[name] or ""):find(core.nodes_dir, 1, true) == 1 }
+  end
+  local problems = json.array()
+  for _, e in ipairs(runtime.load_errors()) do
+    problems[#problems + 1] = { file = e.file, message = e.message }
+  end
+  reply(req, 200, { node_types = out, load_errors = problems })
+end
+
+local function collect_paths(value, prefix, out, depth)
+  if depth > 6 or #out > 2000 then return end
+  if type(value) == "table" and not json.is_bignum(value) then
+    if json.is_array(value) then
+      if value[1] ~= nil then collect_paths(value[1], prefix .. "[0]", out, depth + 1) end
+    else
+      for k, v in pairs(value) do
+        collect_paths(v, prefix == "" and k or (prefix .. "." .. k), out, depth + 1)
+      end
+    end
+  end
+  if prefix ~= "" then out[#out + 1] = prefix end
+end
+
+local function variables(req, id)
+  local integ = find_integration(req, id)
+  if not integ then return end
+  local p = query_params(req)
+  local seen, out = {}, json.array()
+  local function add(path, source, node)
+    if seen[path] then return end
+    seen[path] = true
+    out[#out + 1] = { path = path, source = source, node = node }
+  end
+  for _, row in ipairs(db.recent_share_bodies(id, 20)) do
+    local vars = require("moonwire.share").normalize(json.decode(row.body) or {})
+    local paths = {}
+    if vars then collect_paths(vars, "", paths, 0) end
+    for _, path in ipairs(paths) do add(path, "share") end
+  end
+  for _, m in ipairs({ "metadata.firstTime", "metadata.event_type",
+      "metadata.incident_id", "externalId" }) do add(m, "moonwire") end
+  for name in pairs(daemon.settings_of(integ)) do add("integration." .. name, "setting") end
+  local entry = daemon.workflow_for(id)
+  if entry and p.node then
+    local wf, upstream, stack = entry.wf, {}, { entry.wf.start }
+    -- the nodes from which p.node can be reached run before it
+    local parents = {}
+    for from, ports in pairs(wf.next) do
+      for _, to in pairs(ports) do
+        parents[to] = parents[to] or {}
+        parents[to][#parents[to] + 1] = from
+      end
+    end
+    stack = { p.node }
+    while #stack > 0 do
+      local n = table.remove(stack)
+      for _, parent in ipairs(parents[n] or {}) do
+        if not upstream[parent] then
+          upstream[parent] = true
+          stack[#stack + 1] = parent
+        end
+      end
+    end
+    for _, node in ipairs(wf.nodes) do
+      if upstream[node.id] then
+        local ok, outs = pcall(node.module.outputs, node.config)
+        for _, o in ipairs(ok and outs or {}) do add(o, "node", node.id) end
+      end
+    end
+  end
+  reply(req, 200, { variables = out })
+end
+
+local function metrics(req)
+  local m = daemon.metrics
+  local lines = {
+    "# TYPE moonwire_shares_accepted_total counter",
+    "moonwire_shares_accepted_total " .. m.shares_accepted,
+    "# TYPE moonwire_shares_duplicate_total counter",
+    "moonwire_shares_duplicate_total " .. m.shares_duplicate,
+    "# TYPE moonwire_shares_rejected_total counter",
+  }
+  for reason, n in pairs(m.shares_rejected) do
+    lines[#lines + 1] = format('moonwire_shares_rejected_total{reason="%s"} %d', reason, n)
+  end
+  lines[#lines + 1] = "# TYPE moonwire_queue_depth gauge"
+  lines[#lines + 1] = "moonwire_queue_depth " .. daemon.queue_depth()
+  lines[#lines + 1] = "# TYPE moonwire_executions_running gauge"
+  lines[#lines + 1] = "moonwire_executions_running " .. daemon.running()
+  lines[#lines + 1] = "# TYPE moonwire_executions_total counter"
+  for status, n in pairs(m.executions) do
+    lines[#lines + 1] = format('moonwire_executions_total{status="%s"} %d', status, n)
+  end
+  lines[#lines + 1] = "# TYPE moonwire_node_duration_ms summary"
+  for t, v in pairs(m.node_ms) do
+    lines[#lines + 1] = format('moonwire_node_duration_ms_sum{type="%s"} %.3f', t, v.sum)
+    lines[#lines + 1] = format('moonwire_node_duration_ms_count{type="%s"} %d', t, v.count)
+  end
+  lines[#lines + 1] = "# TYPE moonwire_outbound_requests_total counter"
+  for status, n in pairs(m.outbound) do
+    lines[#lines + 1] = format('moonwire_outbound_requests_total{status="%s"} %d', status, n)
+  end
+  core.reply(req.id, 200, table.concat(lines, "\n") .. "\n",
+    "text/plain; version=0.0.4")
+end
+
+-- ---- routing --------------------------------------------------------------------
+
+local ID = "([%w_%-]+)"
+local routes = {
+  { "POST", "^/api/v1/shares$", post_share, "key" },
+  { "GET", "^/healthz$", function(req) reply(req, 200, { status = "ok" }) end, "none" },
+  { "GET", "^/readyz$", function(req)
+      reply(req, 200, { status = "ready", uptime_s = core.time() - started })
+    end, "none" },
+  { "GET", "^/metrics$", metrics, "none" },
+  { "POST", "^/api/v1/integrations$", create_integration },
+  { "GET", "^/api/v1/integrations$", list_integrations },
+  { "GET", "^/api/v1/integrations/" .. ID .. "$", function(req, id)
+      local row = find_integration(req, id)
+      if row then reply(req, 200, integration_view(row)) end
+    end },
+  { "PATCH", "^/api/v1/integrations/" .. ID .. "$", patch_integration },
+  { "DELETE", "^/api/v1/integrations/" .. ID .. "$", delete_integration },
+  { "POST", "^/api/v1/integrations/" .. ID .. "/app%-key$", rotate_key },
+  { "PUT", "^/api/v1/integrations/" .. ID .. "/workflow$", put_workflow },
+  { "GET", "^/api/v1/integrations/" .. ID .. "/workflow$", get_workflow },
+  { "GET", "^/api/v1/integrations/" .. ID .. "/workflow/versions$", list_versions },
+  { "POST", "^/api/v1/integrations/" .. ID .. "/test$", run_test },
+  { "GET", "^/api/v1/integrations/" .. ID .. "/variables$", variables },
+  { "GET", "^/api/v1/shares/(%d+)$", get_share },
+  { "GET", "^/api/v1/executions$", list_executions },
+  { "GET", "^/api/v1/executions/(%d+)$", get_execution },
+  { "POST", "^/api/v1/executions/(%d+)/replay$", replay_execution },
+  { "GET", "^/api/v1/node%-types$", node_types },
+  { "POST", "^/api/v1/node%-types/reload$", function(req)
+      daemon.reload()
+      node_types(req)
+    end },
+}
+
+--- Entry point from the C server for every request.
+function M.handle(req)
+  local path_known = false
+  for _, r in ipairs(routes) do
+    local caps = { match(req.path, r[2]) }
+    if caps[1] ~= nil then
+      path_known = true
+      if r[1] == req.method or (r[1] == "GET" and req.method == "HEAD") then
+        if r[4] == nil and not is_admin(req) then
+          return fail(req, 401, "E_ADMIN_TOKEN", "this call needs the admin "
+            .. "token: send Authorization: Bearer <admin token>")
+        end
+        return r[3](req, unpack(caps))
+      end
+    end
+  end
+  if path_known then
+    return fail(req, 405, "E_METHOD", format("%s is not allowed on %s",
+      req.method, req.path))
+  end
+  fail(req, 404, "E_NOT_FOUND", format("no such endpoint: %s %s", req.method, req.path))
+end
+
+return M

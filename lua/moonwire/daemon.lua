@@ -1,0 +1,305 @@
+-- The daemon's share queue and executions: durable intake, per-incident
+-- order, the wait for a saved external ID, recovery after a restart,
+-- retention, and the counters /metrics reports. The HTTP side is in
+-- moonwire.api; the walker (C) runs the executions.
+-- SPDX-License-Identifier: MIT
+
+local core = require("moonwire.core")
+local json = require("moonwire.json")
+local db = require("moonwire.db")
+local runtime = require("moonwire.runtime")
+local share = require("moonwire.share")
+
+local pairs, ipairs, tostring, type = pairs, ipairs, tostring, type
+local format = string.format
+local null = json.null
+
+local M = {}
+
+local cfg = {}
+local stopping = false
+
+-- Per (integration, incident): the execution in flight and the shares
+-- waiting behind it, in arrival order.
+local lanes = {}
+-- Shares ready to start once a slot frees (max_concurrent).
+local ready, ready_head = {}, 1
+local running = 0
+-- In-memory state of unfinished shares, for GET /shares/{id}.
+local share_state = {}
+-- Loaded workflows per integration: { version, wf, graph }.
+local workflows = {}
+
+M.metrics = {
+  shares_accepted = 0, shares_rejected = {}, shares_duplicate = 0,
+  executions = {}, node_ms = {}, outbound = {},
+}
+
+local function log(level, fmt, ...)
+  if core.log_enabled(level) then core.log(level, format(fmt, ...)) end
+end
+
+local function bump(t, k, n)
+  t[k] = (t[k] or 0) + (n or 1)
+end
+
+-- ---- workflows ----------------------------------------------------------------
+
+--- The loaded workflow of an integration, cached per version.
+---@return table|nil entry {version, wf, graph}
+---@return string|nil err
+function M.workflow_for(integration_id)
+  local row = db.workflow_latest(integration_id)
+  if not row then return nil, "the integration has no workflow yet" end
+  local cached = workflows[integration_id]
+  if cached and cached.version == row.version then return cached end
+  local wf, errors = runtime.load_workflow(row.doc)
+  if not wf then
+    return nil, format("the stored workflow (version %d) no longer validates: %s",
+      row.version, errors[1] and (errors[1].path .. ": " .. errors[1].message) or "?")
+  end
+  local graph, gerr = core.graph(wf)
+  if not graph then return nil, gerr end
+  cached = { version = row.version, wf = wf, graph = graph }
+  workflows[integration_id] = cached
+  return cached
+end
+
+function M.forget_workflow(integration_id)
+  workflows[integration_id] = nil
+end
+
+--- Settings as templates see them: stored plain settings, then secrets.
+function M.settings_of(integ)
+  local s = json.decode(integ.settings) or {}
+  for name, rec in pairs(core.settings(integ.id)) do s[name] = rec.value end
+  return s
+end
+
+-- ---- executions ---------------------------------------------------------------
+
+local function record_metrics(exec)
+  bump(M.metrics.executions, exec.status)
+  for _, e in ipairs(exec.trace) do
+    local m = M.metrics.node_ms[e.type] or { count = 0, sum = 0 }
+    m.count, m.sum = m.count + 1, m.sum + (e.duration_ms or 0)
+    M.metrics.node_ms[e.type] = m
+    for _, r in ipairs(e.requests or {}) do
+      bump(M.metrics.outbound, r.status and tostring(r.status) or "error")
+    end
+  end
+end
+
+--- Stores a finished execution and returns its id.
+function M.save_execution(exec)
+  local trace, err = json.encode(exec.trace)
+  if not trace then trace = json.encode({ { error = "trace not encodable: " .. err } }) end
+  return db.execution_insert({
+    share_id = exec.share_id, integration_id = exec.integration,
+    incident = exec.incident_id, status = exec.status, error = exec.error,
+    trace = trace, workflow_version = exec.workflow_version,
+    replay_of = exec.replay_of, live = exec.live,
+    started_at = exec.started_at, finished_at = core.time(),
+    duration_ms = exec.duration_ms,
+  })
+end
+
+local pump
+
+local function lane_key(integration_id, incident)
+  return integration_id .. "\0" .. incident
+end
+
+local pump_armed = false
+
+local function arm_pump()
+  if not pump_armed then
+    pump_armed = true
+    core.after(0, pump)
+  end
+end
+
+-- A lane's `busy` is the share that holds it: started, or next in line in
+-- `ready`. Shares arriving while it is held wait in `queue`. The holder
+-- lets go when its execution ends, when save_id unlocks, or when the wait
+-- times out, whichever comes first.
+local function release(lane, job)
+  if lane.busy ~= job then return end
+  local nxt = table.remove(lane.queue, 1)
+  lane.busy = nxt
+  if nxt then
+    ready[#ready + 1] = nxt
+    share_state[nxt.id] = "queued"
+    arm_pump()
+  elseif lanes[lane.key] == lane then
+    lanes[lane.key] = nil
+  end
+end
+
+local function finish_share(job, exec)
+  running = running - 1
+  record_metrics(exec)
+  local ok, eid = pcall(M.save_execution, exec)
+  if not ok then
+    log("error", "share %s: cannot store its execution: %s", tostring(job.id), eid)
+    eid = nil
+  end
+  db.share_finish(job.id, exec.status, eid, core.time())
+  share_state[job.id] = nil
+  log(exec.status == "failed" and "warn" or "info",
+    "share %d incident=%s execution=%s %s%s", job.id, job.incident,
+    tostring(eid), exec.status, exec.error and (": " .. exec.error) or "")
+  release(job.lane, job)
+  arm_pump()
+end
+
+local function fail_early(job, reason)
+  running = running + 1
+  local exec = { trace = json.array(), status = "failed", error = reason,
+    integration = job.integration_id, incident_id = job.incident,
+    share_id = job.id, started_at = core.time(), duration_ms = 0, live = true }
+  finish_share(job, exec)
+end
+
+local function start_share(job)
+  local integ = db.integration_get(job.integration_id)
+  if not integ then return fail_early(job, "the integration was deleted") end
+  local entry, werr = M.workflow_for(job.integration_id)
+  if not entry then return fail_early(job, werr) end
+  local body = db.share_body(job.id)
+  local value = body and json.decode(body)
+  local exec, perr = runtime.prepare(entry.wf, value, {
+    integration = job.integration_id, settings = M.settings_of(integ),
+    live = true, label = tostring(job.id),
+  })
+  if not exec then return fail_early(job, perr) end
+  exec.share_id, exec.workflow_version = job.id, entry.version
+  exec.on_unlock = function() release(job.lane, job) end
+  exec.on_finish = function(e) finish_share(job, e) end
+  running = running + 1
+  share_state[job.id] = "running"
+  local waited = cfg.wait_timeout_s or 300
+  core.after(waited * 1000, function()
+    if job.lane.busy == job then
+      log("warn", "share %d: still running after %d s; later shares of incident"
+        .. " %s go ahead", job.id, waited, job.incident)
+      release(job.lane, job)
+    end
+  end)
+  local ok, err = core.start(entry.graph, exec)
+  if not ok then
+    running = running - 1
+    fail_early(job, err)
+  end
+end
+
+--- Starts ready shares while slots are free. Runs from the loop.
+pump = function()
+  pump_armed = false
+  local limit = cfg.max_concurrent or 512
+  while not stopping and running < limit and ready_head <= #ready do
+    local job = ready[ready_head]
+    ready[ready_head] = nil
+    ready_head = ready_head + 1
+    local ok, err = pcall(start_share, job)
+    if not ok then log("error", "share %d: %s", job.id, tostring(err)) end
+  end
+  if ready_head > #ready then ready, ready_head = {}, 1 end
+end
+
+--- Queues an accepted (already stored) share behind its incident's lane.
+function M.schedule(id, integration_id, incident)
+  local key = lane_key(integration_id, incident)
+  local lane = lanes[key]
+  if not lane then
+    lane = { key = key, queue = {} }
+    lanes[key] = lane
+  end
+  local job = { id = id, integration_id = integration_id, incident = incident,
+    lane = lane }
+  if lane.busy then
+    lane.queue[#lane.queue + 1] = job
+    share_state[id] = "waiting"
+  else
+    lane.busy = job
+    ready[#ready + 1] = job
+    share_state[id] = "queued"
+    arm_pump()
+  end
+end
+
+function M.share_status(id)
+  return share_state[id]
+end
+
+-- ---- intake -------------------------------------------------------------------
+
+--- Stores a share durably and queues it. Returns the share id and
+--- whether it was a duplicate of one accepted moments ago.
+---@param integ table the integration row
+---@param value table the decoded share
+---@param body string the share's JSON text
+function M.accept(integ, value, body)
+  local vars, err = share.normalize(value)
+  if not vars then return nil, err end
+  local settings = M.settings_of(integ)
+  local incident = share.incident_id(vars, settings.incident_key)
+  local digest = core.sha256_hex(body)
+  local now = core.time()
+  local window = cfg.dedup_window_s or 10
+  if window > 0 then
+    local dup = db.share_recent_duplicate(integ.id, digest, now - window)
+    if dup then
+      M.metrics.shares_duplicate = M.metrics.shares_duplicate + 1
+      return dup.id, nil, true
+    end
+  end
+  local id = db.share_insert(integ.id, incident, body, digest, now)
+  M.metrics.shares_accepted = M.metrics.shares_accepted + 1
+  M.schedule(id, integ.id, incident)
+  return id
+end
+
+-- ---- lifecycle ------------------------------------------------------------------
+
+local function prune()
+  if stopping then return end
+  local days = cfg.retention_days or 7
+  local ok, err = pcall(db.prune, core.time() - days * 86400,
+    cfg.retention_count or 10000)
+  if not ok then log("error", "retention: %s", tostring(err)) end
+  core.after(60000, prune)
+end
+
+function M.config() return cfg end
+function M.running() return running end
+function M.queue_depth()
+  local n = #ready - ready_head + 1
+  for _, lane in pairs(lanes) do n = n + #lane.queue end
+  return n
+end
+
+--- Called by the C driver once the server listens.
+function M.start(config)
+  cfg = config
+  db.init()
+  require("moonwire.api").configure(config)
+  local open = db.shares_open()
+  for _, s in ipairs(open) do M.schedule(s.id, s.integration_id, s.incident) end
+  if #open > 0 then
+    log("info", "recovered %d unfinished share(s) from the last run", #open)
+  end
+  core.after(1000, prune)
+  log("info", "moonwire %s ready on port %d", core.version, config.port)
+end
+
+function M.stop()
+  stopping = true
+end
+
+function M.reload()
+  runtime.load_catalog(runtime.node_dirs())
+  workflows = {}
+end
+
+return M

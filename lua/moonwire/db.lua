@@ -1,0 +1,218 @@
+-- The daemon's tables and every statement on them: integrations, workflow
+-- versions, the durable share queue and executions. Links, history and
+-- settings stay with the C store (core/store.c), which `run` shares.
+-- SPDX-License-Identifier: MIT
+
+local core = require("moonwire.core")
+local json = require("moonwire.json")
+
+local null = json.null
+
+local M = {}
+
+local SCHEMA = {
+  [[CREATE TABLE IF NOT EXISTS integrations(
+      id TEXT PRIMARY KEY, name TEXT NOT NULL,
+      status TEXT NOT NULL DEFAULT 'inactive',
+      app_key_hash TEXT NOT NULL UNIQUE,
+      settings TEXT NOT NULL DEFAULT '{}',
+      created_at REAL NOT NULL, updated_at REAL NOT NULL)]],
+  [[CREATE TABLE IF NOT EXISTS workflows(
+      integration_id TEXT NOT NULL, version INTEGER NOT NULL,
+      doc TEXT NOT NULL, created_at REAL NOT NULL,
+      PRIMARY KEY(integration_id, version))]],
+  [[CREATE TABLE IF NOT EXISTS shares(
+      id INTEGER PRIMARY KEY AUTOINCREMENT, integration_id TEXT NOT NULL,
+      incident TEXT NOT NULL, body TEXT NOT NULL, digest TEXT NOT NULL,
+      status TEXT NOT NULL, execution_id INTEGER,
+      created_at REAL NOT NULL, updated_at REAL NOT NULL)]],
+  [[CREATE INDEX IF NOT EXISTS shares_open ON shares(status)
+      WHERE status = 'queued']],
+  [[CREATE INDEX IF NOT EXISTS shares_digest
+      ON shares(integration_id, digest, created_at)]],
+  [[CREATE TABLE IF NOT EXISTS executions(
+      id INTEGER PRIMARY KEY AUTOINCREMENT, share_id INTEGER,
+      integration_id TEXT NOT NULL, incident TEXT, status TEXT NOT NULL,
+      error TEXT, trace TEXT NOT NULL, workflow_version INTEGER,
+      replay_of INTEGER, live INTEGER NOT NULL DEFAULT 1,
+      started_at REAL NOT NULL, finished_at REAL NOT NULL,
+      duration_ms REAL NOT NULL)]],
+  [[CREATE INDEX IF NOT EXISTS executions_integration
+      ON executions(integration_id, id)]],
+}
+
+local function must(rows, err, ...)
+  if not rows then error("database: " .. tostring(err), 2) end
+  return rows, err, ...
+end
+
+-- Runs one statement: rows, changed row count, last inserted id.
+local function q(sql, ...)
+  return must(core.sql(sql, ...))
+end
+
+local function one(sql, ...)
+  return q(sql, ...)[1]
+end
+
+function M.init()
+  for _, stmt in ipairs(SCHEMA) do q(stmt) end
+end
+
+function M.transaction(fn)
+  must(core.sql_begin())
+  local ok, err = pcall(fn)
+  if ok then
+    must(core.sql_commit())
+  else
+    core.sql_rollback()
+    error(err, 0)
+  end
+end
+
+-- ---- integrations -------------------------------------------------------------
+
+function M.integration_create(id, name, key_hash, now)
+  q("INSERT INTO integrations(id, name, status, app_key_hash, settings,"
+    .. " created_at, updated_at) VALUES(?, ?, 'inactive', ?, '{}', ?, ?)",
+    id, name, key_hash, now, now)
+end
+
+function M.integration_get(id)
+  return one("SELECT * FROM integrations WHERE id = ?", id)
+end
+
+function M.integration_by_key(key_hash)
+  return one("SELECT * FROM integrations WHERE app_key_hash = ?", key_hash)
+end
+
+function M.integration_list()
+  return q("SELECT * FROM integrations ORDER BY created_at, id")
+end
+
+function M.integration_update(id, name, status, settings, now)
+  q("UPDATE integrations SET name = ?, status = ?, settings = ?,"
+    .. " updated_at = ? WHERE id = ?", name, status, settings, now, id)
+end
+
+function M.integration_set_key(id, key_hash, now)
+  q("UPDATE integrations SET app_key_hash = ?, updated_at = ? WHERE id = ?",
+    key_hash, now, id)
+end
+
+function M.integration_delete(id)
+  M.transaction(function()
+    q("DELETE FROM workflows WHERE integration_id = ?", id)
+    q("DELETE FROM executions WHERE integration_id = ?", id)
+    q("DELETE FROM shares WHERE integration_id = ?", id)
+    q("DELETE FROM integrations WHERE id = ?", id)
+    q("DELETE FROM links WHERE integration = ?", id)
+    q("DELETE FROM history WHERE integration = ?", id)
+    q("DELETE FROM settings WHERE integration = ?", id)
+  end)
+end
+
+-- ---- workflows ----------------------------------------------------------------
+
+function M.workflow_latest(integration_id)
+  return one("SELECT * FROM workflows WHERE integration_id = ?"
+    .. " ORDER BY version DESC LIMIT 1", integration_id)
+end
+
+function M.workflow_version(integration_id, version)
+  return one("SELECT * FROM workflows WHERE integration_id = ? AND version = ?",
+    integration_id, version)
+end
+
+function M.workflow_add(integration_id, doc_text, now)
+  local last = M.workflow_latest(integration_id)
+  local version = (last and last.version or 0) + 1
+  q("INSERT INTO workflows(integration_id, version, doc, created_at)"
+    .. " VALUES(?, ?, ?, ?)", integration_id, version, doc_text, now)
+  return version
+end
+
+function M.workflow_versions(integration_id)
+  return q("SELECT version, created_at, length(doc) AS bytes FROM workflows"
+    .. " WHERE integration_id = ? ORDER BY version DESC", integration_id)
+end
+
+-- ---- shares -------------------------------------------------------------------
+
+function M.share_insert(integration_id, incident, body, digest, now)
+  local _, _, id = q("INSERT INTO shares(integration_id, incident, body, digest,"
+    .. " status, created_at, updated_at) VALUES(?, ?, ?, ?, 'queued', ?, ?)",
+    integration_id, incident, body, digest, now, now)
+  return id
+end
+
+function M.share_recent_duplicate(integration_id, digest, since)
+  return one("SELECT id FROM shares WHERE integration_id = ? AND digest = ?"
+    .. " AND created_at >= ? ORDER BY id DESC LIMIT 1", integration_id, digest, since)
+end
+
+function M.share_get(id)
+  return one("SELECT id, integration_id, incident, status, execution_id,"
+    .. " created_at, updated_at FROM shares WHERE id = ?", id)
+end
+
+function M.share_body(id)
+  local r = one("SELECT body FROM shares WHERE id = ?", id)
+  return r and r.body
+end
+
+function M.share_finish(id, status, execution_id, now)
+  q("UPDATE shares SET status = ?, execution_id = ?, updated_at = ? WHERE id = ?",
+    status, execution_id, now, id)
+end
+
+function M.shares_open()
+  return q("SELECT id, integration_id, incident FROM shares"
+    .. " WHERE status = 'queued' ORDER BY id")
+end
+
+-- ---- executions ---------------------------------------------------------------
+
+function M.execution_insert(e)
+  local _, _, id = q("INSERT INTO executions(share_id, integration_id, incident,"
+    .. " status, error, trace, workflow_version, replay_of, live, started_at,"
+    .. " finished_at, duration_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    e.share_id, e.integration_id, e.incident, e.status, e.error or null,
+    e.trace, e.workflow_version, e.replay_of or null, e.live and 1 or 0,
+    e.started_at, e.finished_at, e.duration_ms)
+  return id
+end
+
+function M.execution_get(id)
+  return one("SELECT * FROM executions WHERE id = ?", id)
+end
+
+function M.execution_list(integration_id, status, limit)
+  local sql = "SELECT id, share_id, integration_id, incident, status, error,"
+    .. " workflow_version, replay_of, live, started_at, finished_at, duration_ms"
+    .. " FROM executions WHERE (? IS NULL OR integration_id = ?)"
+    .. " AND (? IS NULL OR status = ?) ORDER BY id DESC LIMIT ?"
+  return q(sql, integration_id, integration_id, status, status, limit)
+end
+
+function M.executions_by_status()
+  return q("SELECT status, count(*) AS n FROM executions GROUP BY status")
+end
+
+function M.recent_share_bodies(integration_id, limit)
+  return q("SELECT body FROM shares WHERE integration_id = ?"
+    .. " ORDER BY id DESC LIMIT ?", integration_id, limit)
+end
+
+--- Drops executions and finished shares older than `before` (epoch s),
+--- then all but the newest `keep` executions.
+function M.prune(before, keep)
+  M.transaction(function()
+    q("DELETE FROM executions WHERE finished_at < ?", before)
+    q("DELETE FROM shares WHERE status != 'queued' AND updated_at < ?", before)
+    q("DELETE FROM executions WHERE id <= (SELECT id FROM executions"
+      .. " ORDER BY id DESC LIMIT 1 OFFSET ?)", keep)
+  end)
+end
+
+return M
