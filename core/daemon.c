@@ -43,6 +43,7 @@ static const setting settings_table[] = {
     {"admin_token", "MOONWIRE_ADMIN_TOKEN", NULL, cJSON_String, "null"},
     {"log_level", "MOONWIRE_LOG_LEVEL", "--log-level", cJSON_String, "\"info\""},
     {"node_path", "MOONWIRE_NODE_PATH", "--node-path", cJSON_Array, "[]"},
+    {"secret_key_file", "MOONWIRE_SECRET_KEY_FILE", NULL, cJSON_String, "null"},
     {"max_body_bytes", "MOONWIRE_MAX_BODY_BYTES", NULL, cJSON_Number, "1048576"},
     {"idle_timeout_s", "MOONWIRE_IDLE_TIMEOUT_S", NULL, cJSON_Number, "60"},
     {"wait_timeout_s", "MOONWIRE_WAIT_TIMEOUT_S", NULL, cJSON_Number, "300"},
@@ -481,8 +482,6 @@ static int start(daemon *d, mw_err *e)
     lua_pushlightuserdata(L, &pending_key);
     lua_newtable(L);
     lua_rawset(L, LUA_REGISTRYINDEX);
-    mw_host_push_fn(L, "moonwire.core", "version"); /* loads the module */
-    lua_pop(L, 1);
     lua_getglobal(L, "require");
     lua_pushliteral(L, "moonwire.core");
     lua_call(L, 1, 1);
@@ -505,7 +504,7 @@ static int serve(daemon *d, mw_err *e)
     const char *dirs[MAX_DIRS + 1] = {0};
     mw_host_opts opts = {0};
     mw_server_opts so = {0};
-    char db[1024];
+    char db[1024], key[1024];
     int n = 0;
 
     if (ensure_dir(dir, e) < 0)
@@ -516,6 +515,9 @@ static int serve(daemon *d, mw_err *e)
         if (cJSON_IsString(p))
             dirs[n++] = p->valuestring;
     opts.db_path = db;
+    snprintf(key, sizeof(key), "%s/secret.key", dir);
+    opts.key_file = cfg_str(d->config, "secret_key_file")
+                        ? cfg_str(d->config, "secret_key_file") : key;
     opts.node_dirs = dirs;
     if (!(d->h = mw_host_create(&opts, e)))
         return -1;

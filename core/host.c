@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -503,6 +504,21 @@ static int init_runtime(mw_host *h, const mw_host_opts *opts, mw_err *e)
     return mw_host_pcall(L, 1, 0, e);
 }
 
+/* The secret key file: configured, MOONWIRE_SECRET_KEY_FILE, or the
+ * database path with ".key" appended. */
+static int set_key_file(mw_store *s, const mw_host_opts *opts)
+{
+    char path[1024];
+    const char *env = getenv("MOONWIRE_SECRET_KEY_FILE");
+
+    if (opts->key_file)
+        return mw_store_set_key_file(s, opts->key_file);
+    if (env && *env)
+        return mw_store_set_key_file(s, env);
+    snprintf(path, sizeof(path), "%s.key", opts->db_path);
+    return mw_store_set_key_file(s, path);
+}
+
 mw_host *mw_host_create(const mw_host_opts *opts, mw_err *e)
 {
     mw_host *h = calloc(1, sizeof(*h));
@@ -522,6 +538,10 @@ mw_host *mw_host_create(const mw_host_opts *opts, mw_err *e)
         goto fail;
     if (opts->db_path && !(h->store = mw_store_open(opts->db_path, e)))
         goto fail;
+    if (h->store && set_key_file(h->store, opts) < 0) {
+        mw_err_set(e, "E_NOMEM", "out of memory");
+        goto fail;
+    }
     if (h->store && !(h->sqlrun = mw_sqlrun_create(mw_store_db(h->store)))) {
         mw_err_set(e, "E_NOMEM", "out of memory");
         goto fail;

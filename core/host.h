@@ -27,6 +27,7 @@ typedef struct mw_host {
 
 typedef struct mw_host_opts {
     const char *db_path;         /* NULL: no database */
+    const char *key_file;        /* seals secret settings; NULL: db_path.key */
     const char *const *node_dirs; /* extra node directories, NULL-ended */
 } mw_host_opts;
 

@@ -10,6 +10,8 @@
 
 #include <sqlite3.h>
 
+#include "secret.h"
+
 #define SCHEMA_VERSION 1
 
 enum {
@@ -67,6 +69,8 @@ static const char schema_sql[] =
 struct mw_store {
     sqlite3 *db;
     sqlite3_stmt *q[Q_COUNT];
+    char *key_file;
+    mw_secret *key;
 };
 
 static int db_fail(mw_store *s, mw_err *e, const char *what)
@@ -124,6 +128,44 @@ mw_store *mw_store_open(const char *path, mw_err *e)
     return s;
 }
 
+int mw_store_set_key_file(mw_store *s, const char *path)
+{
+    free(s->key_file);
+    s->key_file = strdup(path);
+    return s->key_file ? 0 : -1;
+}
+
+static mw_secret *key_of(mw_store *s, mw_err *e)
+{
+    if (!s->key && s->key_file)
+        s->key = mw_secret_open(s->key_file, e);
+    else if (!s->key)
+        mw_err_set(e, "E_SECRET_KEY", "no key file is configured for secret "
+                   "settings");
+    return s->key;
+}
+
+/* Turns a stored secret value back into its plain text in place. */
+static int unseal_into(mw_store *s, mw_buf *value, mw_err *e)
+{
+    mw_secret *k;
+    mw_buf plain;
+    int rc;
+
+    if (!value->data || strncmp(value->data, "mw1:", 4) != 0)
+        return 0;
+    if (!(k = key_of(s, e)))
+        return -1;
+    mw_buf_init(&plain);
+    rc = mw_secret_unseal(k, value->data, &plain, e);
+    if (rc == 0) {
+        mw_buf_reset(value);
+        rc = mw_buf_add(value, plain.data ? plain.data : "", plain.len);
+    }
+    mw_buf_free(&plain);
+    return rc;
+}
+
 struct sqlite3 *mw_store_db(mw_store *s)
 {
     return s ? s->db : NULL;
@@ -136,6 +178,8 @@ void mw_store_close(mw_store *s)
     for (int i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(s->q[i]);
     sqlite3_close(s->db);
+    mw_secret_close(s->key);
+    free(s->key_file);
     free(s);
 }
 
@@ -227,43 +271,68 @@ int mw_store_setting_get(mw_store *s, const char *integ, const char *name,
 {
     sqlite3_stmt *st = bind2(s, Q_SET_GET, integ, name);
     int rc = sqlite3_step(st);
-    int found = 0;
+    int found = 0, sealed = 0;
 
     if (rc == SQLITE_ROW) {
         found = copy_text(st, 0, out) == 0 ? 1 : -1;
-        if (secret)
-            *secret = sqlite3_column_int(st, 1);
+        sealed = sqlite3_column_int(st, 1);
     } else if (rc != SQLITE_DONE) {
         found = db_fail(s, e, "cannot read a setting");
     }
     sqlite3_reset(st);
+    if (secret)
+        *secret = sealed;
+    if (found == 1 && sealed && unseal_into(s, out, e) < 0)
+        return -1;
     return found;
 }
 
 int mw_store_setting_put(mw_store *s, const char *integ, const char *name,
                          const char *value, int secret, mw_err *e)
 {
-    sqlite3_stmt *st = bind2(s, Q_SET_PUT, integ, name);
+    sqlite3_stmt *st;
+    mw_secret *k;
+    mw_buf sealed;
+    int rc;
 
+    mw_buf_init(&sealed);
+    if (secret) {
+        if (!(k = key_of(s, e)) ||
+            mw_secret_seal(k, value, strlen(value), &sealed, e) < 0)
+            return -1;
+        value = sealed.data;
+    }
+    st = bind2(s, Q_SET_PUT, integ, name);
     sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 4, secret ? 1 : 0);
-    return step_done(s, st, e);
+    rc = step_done(s, st, e);
+    mw_buf_free(&sealed);
+    return rc;
 }
 
 int mw_store_setting_each(mw_store *s, const char *integ, mw_setting_fn fn,
                           void *ud, mw_err *e)
 {
     sqlite3_stmt *st = bind2(s, Q_SET_EACH, integ, NULL);
-    int rc;
+    mw_buf value;
+    int rc, bad = 0;
 
+    mw_buf_init(&value);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
-        const char *value = (const char *)sqlite3_column_text(st, 1);
-        if (fn(name ? name : "", value ? value : "",
-               sqlite3_column_int(st, 2), ud) != 0)
+        int secret = sqlite3_column_int(st, 2);
+        if (copy_text(st, 1, &value) < 0 ||
+            (secret && unseal_into(s, &value, e) < 0)) {
+            bad = 1;
+            break;
+        }
+        if (fn(name ? name : "", value.data ? value.data : "", secret, ud))
             break;
     }
     sqlite3_reset(st);
+    mw_buf_free(&value);
+    if (bad)
+        return -1;
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return db_fail(s, e, "cannot list settings");
     return 0;

@@ -18,6 +18,10 @@ typedef struct mw_history {
 
 /* Opens (creating when needed) the database at path. */
 mw_store *mw_store_open(const char *path, mw_err *e);
+
+/* Where the key that seals secret settings lives (see secret.h). The file
+ * is read, or created, the first time a secret is written or read. */
+int mw_store_set_key_file(mw_store *s, const char *path);
 void mw_store_close(mw_store *s);
 
 /* Link (integration, incident) -> external ID, kept as JSON text so that

@@ -32,6 +32,7 @@ function M.new(exec, node, entry)
     node = { id = node.id, type = node.type, label = node.label },
     integration = exec.vars.integration,
     incident_id = exec.incident_id,
+    share_id = exec.share_id,
     live = exec.live,
     _exec = exec,
     _entry = entry,
