@@ -26,6 +26,7 @@ typedef struct args {
     const char *integration;
     const char *mode;
     const char *missing;
+    const char *provider;
     const char *data;
     int dry_run;
     int json_out;
@@ -55,6 +56,8 @@ static const char usage[] =
     "  render [TEMPLATE]       render a template (stdin when no file)\n"
     "      --mode json|text|html --data FILE --missing empty|null|error\n"
     "  test [PATH...]          run Lua spec files inside the runtime\n"
+    "  generate PROMPT         draft a workflow from a description\n"
+    "      --provider builtin|openai --db FILE --integration NAME\n"
     "  version                 print the version\n"
     "\n"
     "common: --node-path DIR (repeatable), --log-level error|warn|info|debug\n"
@@ -106,6 +109,8 @@ static int parse_args(int argc, char **argv, args *a)
             slot = &a->data;
         else if (strcmp(o, "--missing") == 0)
             slot = &a->missing;
+        else if (strcmp(o, "--provider") == 0)
+            slot = &a->provider;
         else if (strcmp(o, "--log-level") == 0)
             mw_log_set_level(argv[i + 1]);
         else if (strcmp(o, "--set") == 0 && a->nsets < MAX_LIST)
@@ -408,6 +413,18 @@ static int cmd_lua(mw_host *h, const args *a)
         lua_pushstring(L, a->missing);
         lua_setfield(L, -2, "missing");
     }
+    if (a->provider) {
+        lua_pushstring(L, a->provider);
+        lua_setfield(L, -2, "provider");
+    }
+    if (a->db) {
+        lua_pushstring(L, a->db);
+        lua_setfield(L, -2, "db");
+    }
+    if (a->integration) {
+        lua_pushstring(L, a->integration);
+        lua_setfield(L, -2, "integration");
+    }
     if (call_cli(L, a->cmd, 2) < 0)
         return 2;
     rc = (int)lua_tointeger(L, -1);
@@ -439,7 +456,8 @@ int mw_cli_main(int argc, char **argv)
         return mw_daemon_main(argc, argv);
     a.cmd = argv[1];
     if (strcmp(a.cmd, "run") && strcmp(a.cmd, "validate") &&
-        strcmp(a.cmd, "render") && strcmp(a.cmd, "test")) {
+        strcmp(a.cmd, "render") && strcmp(a.cmd, "test") &&
+        strcmp(a.cmd, "generate")) {
         fprintf(stderr, "moonwire: unknown command \"%s\"\n%s", a.cmd, usage);
         return 2;
     }
@@ -454,6 +472,8 @@ int mw_cli_main(int argc, char **argv)
     opts.node_dirs = a.node_dirs;
     if (strcmp(a.cmd, "run") == 0)
         opts.db_path = a.db ? a.db : "moonwire.db";
+    else if (strcmp(a.cmd, "generate") == 0)
+        opts.db_path = a.db;
     h = mw_host_create(&opts, &e);
     if (!h) {
         fprintf(stderr, "moonwire: %s\n", e.msg);

@@ -166,6 +166,19 @@ function M.render(files, opts)
   return 0
 end
 
+--- `moonwire generate [--provider NAME] [--db FILE] PROMPT...`: the
+--- workflow on standard output, explanation and warnings on standard
+--- error (moonwire.generate).
+function M.generate(words, opts)
+  local ok, gen = pcall(require, "moonwire.generate")
+  if not ok or type(gen.cli) ~= "function" then
+    stderr:write("moonwire generate: workflow generation is not available "
+      .. "in this build\n")
+    return 2
+  end
+  return gen.cli(words, opts)
+end
+
 --- `moonwire test [PATH...]`: runs spec files; 1 when any fails.
 function M.test(paths, opts)
   return require("moonwire.spec").run(paths, opts)
