@@ -395,7 +395,7 @@ static void push_strings(lua_State *L, const char *const *v, int n)
 static int cmd_lua(mw_host *h, const args *a)
 {
     lua_State *L = h->L;
-    int rc;
+    int rc, deferred;
 
     push_strings(L, a->pos, a->npos);
     lua_createtable(L, 0, 4);
@@ -427,10 +427,17 @@ static int cmd_lua(mw_host *h, const args *a)
     }
     if (call_cli(L, a->cmd, 2) < 0)
         return 2;
+    deferred = lua_isnil(L, -1);
     rc = (int)lua_tointeger(L, -1);
     lua_pop(L, 1);
-    /* `test` specs may have started work on the loop. */
+    /* Specs and tasks (core.spawn) may have started work on the loop. A
+     * command that returned nil sets moonwire.cli.exit_code when done. */
     mw_host_dispatch(h);
+    if (deferred) {
+        mw_host_push_fn(L, "moonwire.cli", "exit_code");
+        rc = lua_isnumber(L, -1) ? (int)lua_tointeger(L, -1) : 1;
+        lua_pop(L, 1);
+    }
     return rc;
 }
 

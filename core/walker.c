@@ -214,7 +214,8 @@ static void exec_free(mw_exec *x)
         event_free(x->timer);
     luaL_unref(L, LUA_REGISTRYINDEX, x->co_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, x->exec_ref);
-    mw_graph_unref(x->g);
+    if (x->g)
+        mw_graph_unref(x->g);
     free(x);
 }
 
@@ -418,8 +419,15 @@ static void resume(mw_exec *x, int nargs)
             const char *msg = lua_tostring(x->co, -1);
             luaL_traceback(x->w->h->L, x->co, msg ? msg : "error", 0);
             MW_ERROR("execution %ld: %s", x->id, lua_tostring(x->w->h->L, -1));
-            finish(x, 0, msg ? msg : "the runtime raised an error");
             lua_pop(x->w->h->L, 1);
+            if (!x->g)
+                exec_free(x);
+            else
+                finish(x, 0, msg ? msg : "the runtime raised an error");
+            return;
+        }
+        if (!x->g) { /* a task from core.spawn has run to its end */
+            exec_free(x);
             return;
         }
         port = lua_tostring(x->co, 1);
@@ -477,6 +485,44 @@ int mw_walker_start(mw_walker *w, mw_graph *g, int idx, mw_exec_done cb,
 long mw_walker_running(const mw_walker *w)
 {
     return w ? w->running : 0;
+}
+
+/* core.spawn(fn, ...) -> id: runs fn in a coroutine of its own under the
+ * same yield protocol as nodes (http, sleep, park), so code outside a
+ * workflow (the generator's model calls, say) can wait on the network
+ * without blocking the loop. Errors are logged; the result is dropped. */
+static int l_spawn(lua_State *L)
+{
+    mw_walker *w = walker_of(L);
+    int nargs = lua_gettop(L) - 1;
+    mw_exec *x;
+
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    x = calloc(1, sizeof(*x));
+    if (!w || !x || !(x->timer = evtimer_new(w->h->base, on_timer, x))) {
+        free(x);
+        return luaL_error(L, "cannot start a task");
+    }
+    x->w = w;
+    x->id = ++w->next_id;
+    x->exec_ref = LUA_NOREF;
+    x->co = lua_newthread(L);
+    x->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_xmove(L, x->co, 0);
+    lua_pushvalue(L, 1);
+    lua_xmove(L, x->co, 1);
+    for (int i = 2; i <= nargs + 1; i++) {
+        lua_pushvalue(L, i);
+        lua_xmove(L, x->co, 1);
+    }
+    x->next = w->execs;
+    if (w->execs)
+        w->execs->prev = x;
+    w->execs = x;
+    w->running++;
+    lua_pushinteger(L, x->id);
+    resume(x, nargs);
+    return 1;
 }
 
 /* core.wake(exec_id): resumes a parked execution on the next loop turn. */
@@ -567,6 +613,8 @@ void mw_walker_register(lua_State *L)
     lua_setfield(L, -2, "start");
     lua_pushcfunction(L, l_running);
     lua_setfield(L, -2, "running");
+    lua_pushcfunction(L, l_spawn);
+    lua_setfield(L, -2, "spawn");
 }
 
 mw_walker *mw_walker_create(mw_host *h, mw_err *e)
