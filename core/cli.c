@@ -111,8 +111,12 @@ static int parse_args(int argc, char **argv, args *a)
             slot = &a->missing;
         else if (strcmp(o, "--provider") == 0)
             slot = &a->provider;
-        else if (strcmp(o, "--log-level") == 0)
-            mw_log_set_level(argv[i + 1]);
+        else if (strcmp(o, "--log-level") == 0 &&
+                 mw_log_set_level(argv[i + 1]) < 0) {
+            fprintf(stderr, "moonwire: --log-level must be error, warn, info "
+                    "or debug\n");
+            return -1;
+        }
         else if (strcmp(o, "--set") == 0 && a->nsets < MAX_LIST)
             a->sets[a->nsets++] = argv[i + 1];
         else if (strcmp(o, "--node-path") == 0 && a->ndirs < MAX_LIST)

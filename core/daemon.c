@@ -554,7 +554,12 @@ int mw_daemon_main(int argc, char **argv)
         fprintf(stderr, "moonwire serve: %s\n", e.msg);
         return 2;
     }
-    mw_log_set_level(cfg_str(d.config, "log_level"));
+    if (mw_log_set_level(cfg_str(d.config, "log_level")) < 0) {
+        fprintf(stderr, "moonwire serve: log_level must be error, warn, info "
+                "or debug\n");
+        cJSON_Delete(d.config);
+        return 2;
+    }
     rc = serve(&d, &e) < 0 ? 1 : 0;
     if (rc)
         MW_ERROR("%s", e.msg);

@@ -239,14 +239,11 @@ static void push_bignum(lua_State *L, const char *s, size_t n)
     lua_setmetatable(L, -2);
 }
 
-static int read_number(dec *d)
+/* Scans the text of a number (d->p at its first byte) and leaves d->p
+ * after it. *integral is set when it has no fraction and no exponent. */
+static int scan_number(dec *d, int *integral)
 {
-    const unsigned char *s = d->p;
-    int integral = 1;
-    char tmp[64];
-    double v;
-    size_t n;
-
+    *integral = 1;
     if (d->p < d->end && *d->p == '-')
         d->p++;
     if (d->p >= d->end || *d->p < '0' || *d->p > '9')
@@ -256,7 +253,7 @@ static int read_number(dec *d)
     while (d->p < d->end && *d->p >= '0' && *d->p <= '9')
         d->p++;
     if (d->p < d->end && *d->p == '.') {
-        integral = 0;
+        *integral = 0;
         d->p++;
         if (d->p >= d->end || *d->p < '0' || *d->p > '9')
             return fail(d, d->p, "invalid number");
@@ -264,7 +261,7 @@ static int read_number(dec *d)
             d->p++;
     }
     if (d->p < d->end && (*d->p == 'e' || *d->p == 'E')) {
-        integral = 0;
+        *integral = 0;
         d->p++;
         if (d->p < d->end && (*d->p == '+' || *d->p == '-'))
             d->p++;
@@ -273,8 +270,25 @@ static int read_number(dec *d)
         while (d->p < d->end && *d->p >= '0' && *d->p <= '9')
             d->p++;
     }
+    return 0;
+}
+
+/* Longest number text read as a double; longer integers become big
+ * numbers and longer fractions are refused. */
+#define NUMBER_MAX 63
+
+static int read_number(dec *d)
+{
+    const unsigned char *s = d->p;
+    int integral;
+    char tmp[NUMBER_MAX + 1];
+    double v;
+    size_t n;
+
+    if (scan_number(d, &integral) < 0)
+        return -1;
     n = (size_t)(d->p - s);
-    if (n >= sizeof(tmp)) {
+    if (n > NUMBER_MAX) {
         if (!integral)
             return fail(d, s, "number too long");
         push_bignum(d->L, (const char *)s, n);
@@ -428,6 +442,152 @@ int mw_json_decode(lua_State *L, const char *s, size_t n, mw_err *e)
     if (rc < 0)
         lua_settop(L, top);
     return rc;
+}
+
+/* ---- validating ---------------------------------------------------------- */
+
+/* The checker below accepts exactly what the decoder accepts, with the
+ * same messages, but builds nothing: templates use it to check output
+ * whose value nobody reads. */
+
+static int skip_escape(dec *d)
+{
+    uint32_t cp;
+
+    d->p++; /* the backslash */
+    if (d->p >= d->end)
+        return fail(d, d->p, "unterminated string");
+    if (*d->p == 'u') {
+        if (d->end - d->p < 5 || hex4(d->p + 1, &cp) < 0)
+            return fail(d, d->p, "invalid \\u escape");
+        d->p += 5;
+        return 0;
+    }
+    if (!*d->p || !strchr("\"\\/bfnrt", *d->p))
+        return fail(d, d->p, "invalid escape in string");
+    d->p++;
+    return 0;
+}
+
+/* Invalid UTF-8 passes: the decoder reads it as U+FFFD. */
+static int skip_string(dec *d)
+{
+    const unsigned char *open = d->p++;
+
+    while (d->p < d->end) {
+        if (*d->p == '"') {
+            d->p++;
+            return 0;
+        }
+        if (*d->p < 0x20)
+            return fail(d, d->p, "control character in string");
+        if (*d->p != '\\')
+            d->p++;
+        else if (skip_escape(d) < 0)
+            return -1;
+    }
+    return fail(d, open, "unterminated string");
+}
+
+static int check_number(dec *d)
+{
+    const unsigned char *s = d->p;
+    int integral;
+
+    if (scan_number(d, &integral) < 0)
+        return -1;
+    if (!integral && (size_t)(d->p - s) > NUMBER_MAX)
+        return fail(d, s, "number too long");
+    return 0;
+}
+
+static int check_value(dec *d);
+
+/* A member name and its colon (d->p before the name). */
+static int check_key(dec *d)
+{
+    skip_ws(d);
+    if (d->p >= d->end || *d->p != '"')
+        return fail(d, d->p, "expected a string key in object");
+    if (skip_string(d) < 0)
+        return -1;
+    skip_ws(d);
+    if (d->p >= d->end || *d->p != ':')
+        return fail(d, d->p, "expected ':' after object key");
+    d->p++;
+    return 0;
+}
+
+/* An array or an object (d->p at its bracket), members and all. */
+static int check_members(dec *d)
+{
+    int object = *d->p == '{';
+    unsigned char close = object ? '}' : ']';
+
+    d->p++;
+    skip_ws(d);
+    if (d->p < d->end && *d->p == close) {
+        d->p++;
+        return 0;
+    }
+    for (;;) {
+        if ((object && check_key(d) < 0) || check_value(d) < 0)
+            return -1;
+        skip_ws(d);
+        if (d->p < d->end && *d->p == ',') {
+            d->p++;
+            continue;
+        }
+        if (d->p < d->end && *d->p == close) {
+            d->p++;
+            return 0;
+        }
+        return fail(d, d->p, object ? "expected ',' or '}' in object" :
+                    "expected ',' or ']' in array");
+    }
+}
+
+static int check_value(dec *d)
+{
+    int rc;
+
+    skip_ws(d);
+    if (d->p >= d->end)
+        return fail(d, d->p, "expected a value");
+    switch (*d->p) {
+    case '{':
+    case '[':
+        if (++d->depth > MW_JSON_MAX_DEPTH)
+            return fail(d, d->p, "nesting deeper than 200 levels");
+        rc = check_members(d);
+        d->depth--;
+        return rc;
+    case '"':
+        return skip_string(d);
+    case 't':
+        return literal(d, "true", 4);
+    case 'f':
+        return literal(d, "false", 5);
+    case 'n':
+        return literal(d, "null", 4);
+    default:
+        return check_number(d);
+    }
+}
+
+int mw_json_validate(const char *s, size_t n, mw_err *e)
+{
+    dec d = {NULL, (const unsigned char *)s, (const unsigned char *)s,
+             (const unsigned char *)s + n, e, 0};
+
+    if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+        d.p += 3;
+    if (check_value(&d) < 0)
+        return -1;
+    skip_ws(&d);
+    if (d.p < d.end)
+        return fail(&d, d.p, "trailing text after the JSON value");
+    return 0;
 }
 
 /* ---- encoding ------------------------------------------------------------ */
@@ -769,6 +929,22 @@ static int l_decode(lua_State *L)
     return 1;
 }
 
+/* validate(text) -> true | nil, message (the decoder's message). */
+static int l_validate(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    mw_err e = {0};
+
+    if (mw_json_validate(s, n, &e) < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, e.msg);
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static int l_encode(lua_State *L)
 {
     int flags = 0;
@@ -871,6 +1047,7 @@ int mw_json_open(lua_State *L)
 {
     static const luaL_Reg fns[] = {
         {"decode", l_decode},   {"encode", l_encode},
+        {"validate", l_validate},
         {"escape", l_escape},   {"array", l_array},
         {"is_array", l_is_array}, {"is_bignum", l_is_bignum},
         {"bignum", l_bignum},   {NULL, NULL}};

@@ -23,6 +23,10 @@ enum {
  * column and byte offset in the message) and nothing pushed. */
 int mw_json_decode(lua_State *L, const char *s, size_t n, mw_err *e);
 
+/* Checks that s[0..n) is what mw_json_decode accepts, building nothing.
+ * Returns 0, or -1 with e set as mw_json_decode would set it. */
+int mw_json_validate(const char *s, size_t n, mw_err *e);
+
 /* Appends the JSON text of the value at idx to out. Returns 0 or -1. */
 int mw_json_encode(lua_State *L, int idx, mw_buf *out, int flags, mw_err *e);
 

@@ -12,12 +12,15 @@ int mw_log_level = MW_LOG_WARN;
 
 static const char *const names[] = {"error", "warn", "info", "debug"};
 
-void mw_log_set_level(const char *name)
+int mw_log_set_level(const char *name)
 {
-    for (int i = 0; i < 4; i++) {
-        if (name && strcmp(name, names[i]) == 0)
+    for (int i = 0; name && i < 4; i++) {
+        if (strcmp(name, names[i]) == 0) {
             mw_log_level = i;
+            return 0;
+        }
     }
+    return name ? -1 : 0;
 }
 
 void mw_log_write(int level, const char *fmt, ...)

@@ -13,7 +13,8 @@ enum mw_log_level {
 
 extern int mw_log_level;
 
-void mw_log_set_level(const char *name);
+/* Returns -1 for a name that is not a level (the level is unchanged). */
+int mw_log_set_level(const char *name);
 void mw_log_write(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

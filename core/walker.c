@@ -16,7 +16,7 @@
 #include "http.h"
 #include "log.h"
 
-#define MAX_HEADERS 64
+#define MAX_HEADERS 128
 
 typedef struct port_edge {
     char *port;
@@ -349,6 +349,12 @@ static int start_http(mw_exec *x, mw_err *e)
     req.body = lua_tolstring(co, 5, &req.body_len);
     if (!req.method || !req.url) {
         mw_err_set(e, "E_HTTP_REQUEST", "an http request needs a method and a url");
+        return -1;
+    }
+    if (lua_istable(co, 6) && lua_objlen(co, 6) > MAX_HEADERS) {
+        mw_err_set(e, "E_HTTP_HEADER", "a request may carry at most %d "
+                   "headers; this one has %d", MAX_HEADERS,
+                   (int)lua_objlen(co, 6));
         return -1;
     }
     for (int i = 1; lua_istable(co, 6) && i <= MAX_HEADERS; i++) {

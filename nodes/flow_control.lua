@@ -60,6 +60,10 @@ function M.validate(config)
           .. "different name" }
       end
       if r.port then seen[r.port] = true end
+      if type(r.values) == "table" and next(r.values) == nil then
+        errs[#errs + 1] = { path = at .. ".values", message = "a route with no "
+          .. "values can never be taken; list at least one value" }
+      end
       if (r.value == nil) == (r.values == nil) then
         errs[#errs + 1] = { path = at, message = "give the route either "
           .. "\"value\" or \"values\" (exactly one of them)" }

@@ -20,8 +20,9 @@ local M = {
 M.schema = {
   { name = "method", kind = "enum", default = "POST",
     enum = { "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD" }, title = "Method" },
-  { name = "url", kind = "template", mode = "text", required = true, title = "URL",
-    description = "The endpoint, e.g. {{integration.base_url}}/tickets." },
+  { name = "url", kind = "template", mode = "url", required = true, title = "URL",
+    description = "The endpoint, e.g. {{integration.base_url}}/tickets/{{externalId}}. "
+      .. "Values in the path or query are percent-encoded; {{{triple}}} inserts as is." },
   { name = "headers", kind = "headers", title = "Headers",
     description = "A JSON object of header names and values (values may be "
       .. "templates), e.g. {\"Authorization\": \"Bearer {{token.access_token}}\"}." },
@@ -52,6 +53,51 @@ end
 function M.outputs(config)
   local out = config.output or "response"
   return { out, out .. "Status", out .. "Headers" }
+end
+
+-- The keys of `retry`, their bounds, and what a user reads when a value is
+-- out of them.
+local RETRY_FIELDS = {
+  attempts = { 1, 10, "a whole number from 1 to 10" },
+  backoff_ms = { 0, 600000, "a whole number of milliseconds up to 600000" },
+  max_backoff_ms = { 0, 3600000, "a whole number of milliseconds up to 3600000" },
+}
+
+local function check_retry(r, errs)
+  for k, v in pairs(r) do
+    local f = RETRY_FIELDS[k]
+    if k == "statuses" then
+      if type(v) ~= "table" or not json.is_array(v) and next(v) ~= nil then
+        errs[#errs + 1] = { path = "retry.statuses", message = "retry.statuses "
+          .. "must be an array of HTTP statuses such as [429, 503]" }
+      else
+        for i, st in ipairs(v) do
+          if type(st) ~= "number" or st % 1 ~= 0 or st < 100 or st > 599 then
+            errs[#errs + 1] = { path = "retry.statuses[" .. (i - 1) .. "]",
+              message = "an HTTP status must be a whole number from 100 to 599" }
+          end
+        end
+      end
+    elseif not f then
+      errs[#errs + 1] = { path = "retry." .. tostring(k), message = "unknown "
+        .. "retry setting; use attempts, statuses, backoff_ms or max_backoff_ms" }
+    elseif type(v) ~= "number" or v % 1 ~= 0 or v < f[1] or v > f[2] then
+      errs[#errs + 1] = { path = "retry." .. k, message = "retry." .. k
+        .. " must be " .. f[3] }
+    end
+  end
+end
+
+function M.validate(config)
+  local errs = {}
+  if type(config.retry) == "table" then check_retry(config.retry, errs) end
+  for i, st in ipairs(type(config.success) == "table" and config.success or {}) do
+    if type(st) == "number" and (st < 100 or st > 599) then
+      errs[#errs + 1] = { path = "success[" .. (i - 1) .. "]",
+        message = "an HTTP status must be a whole number from 100 to 599" }
+    end
+  end
+  return errs
 end
 
 local DEFAULT_RETRY = { attempts = 3, statuses = { 429, 502, 503, 504 },
@@ -157,6 +203,20 @@ local function build_body(ctx, config, headers)
   return ctx:render(b, { mode = is_json and "json" or "text", field = "config.body" })
 end
 
+local function has_header(headers, name)
+  for k in pairs(headers) do
+    if lower(k) == name then return true end
+  end
+  return false
+end
+
+-- The same for every attempt and every re-run of the share (after a
+-- restart, say), different for each node, so a target that honours the
+-- header creates once. A template in config.headers may set its own.
+local function idempotency_key(ctx)
+  return format("mw-%s-%s", tostring(ctx.share_id), ctx.node.id)
+end
+
 local function describe_failure(method, url, res, err)
   if not res then
     return format("%s %s failed: %s", method, url, err.message or err.code)
@@ -171,14 +231,23 @@ function M.run(ctx, config)
   local method = config.method or "POST"
   local url, err = config.url, nil
   if config.transform_request then
-    url, err = ctx:render(config.url, { field = "config.url" })
+    url, err = ctx:render(config.url, { mode = "url", field = "config.url" })
     if not url then return nil, err end
+  end
+  if not url:match("^[hH][tT][tT][pP][sS]?://[^/]") then
+    return nil, string.format("the URL rendered as %q from %q is not an "
+      .. "http(s) URL; is a setting it names (such as integration.base_url) "
+      .. "missing?", url, config.url)
   end
   local headers, herr = build_headers(ctx, config)
   if not headers then return nil, herr end
   local body, berr = build_body(ctx, config, headers)
   if config.body ~= nil and config.body ~= null and body == nil then
     return nil, berr
+  end
+
+  if ctx.share_id and not has_header(headers, "idempotency-key") then
+    headers["Idempotency-Key"] = idempotency_key(ctx)
   end
 
   local policy = retry_policy(config)
@@ -212,6 +281,11 @@ function M.run(ctx, config)
   if res and res.dry_run then return "next" end
   if not res or not is_success(config, res.status) then
     return nil, describe_failure(method, url, res, rerr)
+  end
+  if res.json_error then
+    return nil, format("%s %s answered HTTP %d with a JSON content type, but "
+      .. "its body does not parse (%s); the record may exist on the other side",
+      method, url, res.status, res.json_error)
   end
   return "next"
 end

@@ -15,7 +15,7 @@ local M = {
 }
 
 M.schema = {
-  { name = "token_url", kind = "template", mode = "text", required = true,
+  { name = "token_url", kind = "template", mode = "url", required = true,
     title = "Token URL", description = "e.g. {{integration.base_url}}/oauth/token" },
   { name = "client_id", kind = "template", mode = "text", required = true,
     title = "Client ID", description = "e.g. {{integration.client_id}}" },
@@ -51,7 +51,8 @@ end
 local function render(ctx, config, name)
   local v = config[name]
   if v == nil or v == null then return nil end
-  return ctx:render(tostring(v), { field = "config." .. name })
+  return ctx:render(tostring(v), { field = "config." .. name,
+    mode = name == "token_url" and "url" or "text" })
 end
 
 function M.run(ctx, config)
@@ -62,6 +63,7 @@ function M.run(ctx, config)
     if v == nil and err then return nil, err end
     o[name] = v
   end
+  ctx:redact(o.client_secret)
   if o.client_id == "" or o.client_secret == "" then
     return nil, "client_id or client_secret rendered empty: set the "
       .. "integration settings the templates name"
@@ -75,6 +77,7 @@ function M.run(ctx, config)
     return nil, "cannot get a token from " .. tostring(o.token_url) .. ": "
       .. (type(err) == "table" and (err.message or err.code) or tostring(err))
   end
+  ctx:redact(tok.access_token)
   ctx:set(config.output or "token", tok, { secret = true })
   if cached then ctx:log("debug", "token reused from cache") end
   return "next"

@@ -27,6 +27,11 @@ end
 
 function M.run(ctx, config)
   local value = ctx:get(config.external_id)
+  if not ctx.live then
+    -- A dry run sent nothing, so there is no real ID to link.
+    ctx:set("externalId", value or "dry-run-id")
+    return "next"
+  end
   local ok, err = ctx:save_id(value, { unlock = config.unlock })
   if not ok then
     return nil, "cannot save the external ID from " .. config.external_id

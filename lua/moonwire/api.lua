@@ -25,8 +25,20 @@ end
 
 -- ---- answers ------------------------------------------------------------------
 
-local function reply(req, status, value, headers)
-  local body = value ~= nil and json.encode(value, { pretty = false }) or ""
+local INTERNAL = '{"error":{"code":"E_INTERNAL","message":"the answer could not '
+  .. 'be encoded as JSON; see the log"}}'
+
+--- Answers with value as JSON. `scrub`, when given, rewrites the text
+--- before it leaves (daemon.scrub: secret values out of traces).
+local function reply(req, status, value, headers, scrub)
+  local body, err = "", nil
+  if value ~= nil then body, err = json.encode(value, { pretty = false }) end
+  if not body then
+    core.log("error", format("%s %s: cannot encode the answer: %s", req.method,
+      req.path, tostring(err)))
+    return core.reply(req.id, 500, INTERNAL, "application/json")
+  end
+  if scrub then body = scrub(body) end
   core.reply(req.id, status, body, "application/json", headers)
 end
 
@@ -157,6 +169,29 @@ local function is_secret_name(name)
     or n:match("token$") or n:match("api_?key")
 end
 
+local function check_settings(req, settings)
+  if type(settings) ~= "table" or json.is_array(settings)
+      or json.is_bignum(settings) then
+    fail(req, 422, "E_SETTINGS", "\"settings\" must be an object of setting "
+      .. "names and string, number or boolean values")
+    return false
+  end
+  for k, v in pairs(settings) do
+    if type(k) ~= "string" or not k:match("^[%w_%-]+$") or #k > 200 then
+      fail(req, 422, "E_SETTINGS", format("setting name %q may use only letters, "
+        .. "digits, _ and - (at most 200 of them)", tostring(k)))
+      return false
+    end
+    if v ~= null and type(v) ~= "string" and type(v) ~= "number"
+        and type(v) ~= "boolean" and not json.is_bignum(v) then
+      fail(req, 422, "E_SETTINGS", format("setting %q must be a string, "
+        .. "number, boolean or null (to remove it)", k))
+      return false
+    end
+  end
+  return true
+end
+
 --- PATCH: name, status (active|inactive), settings (a value of null
 --- removes a setting; names that look secret are stored as secrets).
 local function patch_integration(req, id)
@@ -174,18 +209,12 @@ local function patch_integration(req, id)
     status = b.status
   end
   local settings = json.decode(row.settings) or {}
+  if b.settings ~= nil and not check_settings(req, b.settings) then return end
+  if status == "active" and not db.workflow_latest(id) then
+    return fail(req, 409, "E_NO_WORKFLOW", "import a workflow before activating "
+      .. "the integration")
+  end
   if b.settings ~= nil then
-    if type(b.settings) ~= "table" or json.is_array(b.settings) then
-      return fail(req, 422, "E_SETTINGS", "\"settings\" must be an object of "
-        .. "setting names and string values")
-    end
-    for k, v in pairs(b.settings) do
-      if v ~= null and type(v) ~= "string" and type(v) ~= "number"
-          and type(v) ~= "boolean" then
-        return fail(req, 422, "E_SETTINGS", format("setting %q must be a string, "
-          .. "number or boolean", k))
-      end
-    end
     for k, v in pairs(b.settings) do
       if v == null then
         settings[k] = nil
@@ -198,12 +227,9 @@ local function patch_integration(req, id)
       end
     end
   end
-  if status == "active" and not db.workflow_latest(id) then
-    return fail(req, 409, "E_NO_WORKFLOW", "import a workflow before activating "
-      .. "the integration")
-  end
   local text = json.encode(settings)
   db.integration_update(id, name, status, text, core.time())
+  daemon.forget_workflow(id)
   reply(req, 200, integration_view(db.integration_get(id)))
 end
 
@@ -223,19 +249,49 @@ end
 
 -- ---- workflows ------------------------------------------------------------------
 
+local function import_errors(errors)
+  local out = json.array()
+  for _, e in ipairs(errors) do
+    out[#out + 1] = { path = e.path, message = e.message, code = e.code,
+      node = e.node }
+  end
+  return out
+end
+
+-- An export has no secret fields; imported over the stored workflow, each
+-- node of the same id and type keeps the secrets it had.
+local function keep_secrets(id, doc)
+  local last = db.workflow_latest(id)
+  local old = last and json.decode(last.doc)
+  if type(old) ~= "table" or type(old.nodes) ~= "table"
+      or type(doc.nodes) ~= "table" or not json.is_array(doc.nodes) then
+    return doc
+  end
+  local before, catalog = {}, runtime.catalog()
+  for _, n in ipairs(old.nodes) do
+    if type(n) == "table" and n.id ~= nil then before[n.id] = n end
+  end
+  for i, n in ipairs(doc.nodes) do
+    local prev = type(n) == "table" and before[n.id]
+    local mod = prev and catalog[n.type]
+    if mod and prev.type == n.type and type(n.config) == "table"
+        and not json.is_array(n.config) then
+      local copy = {}
+      for k, v in pairs(n) do copy[k] = v end
+      copy.config = schema.restore_secrets(mod.schema, n.config, prev.config)
+      doc.nodes[i] = copy
+    end
+  end
+  return doc
+end
+
 local function put_workflow(req, id)
   if not find_integration(req, id) then return end
   local doc = body_object(req)
   if not doc then return end
+  doc = keep_secrets(id, doc)
   local wf, errors = runtime.load_workflow(doc)
-  if not wf then
-    local out = json.array()
-    for _, e in ipairs(errors) do
-      out[#out + 1] = { path = e.path, message = e.message, code = e.code,
-        node = e.node }
-    end
-    return reply(req, 422, { errors = out })
-  end
+  if not wf then return reply(req, 422, { errors = import_errors(errors) }) end
   local version = db.workflow_add(id, json.encode(doc), core.time())
   daemon.forget_workflow(id)
   reply(req, 201, { integration = id, version = version, nodes = #wf.nodes })
@@ -244,8 +300,17 @@ end
 local function get_workflow(req, id)
   if not find_integration(req, id) then return end
   local p = query_params(req)
-  local row = p.version and db.workflow_version(id, tonumber(p.version))
-    or db.workflow_latest(id)
+  local row
+  if p.version then
+    local v = tonumber(p.version)
+    if not v or v ~= math.floor(v) or v < 1 then
+      return fail(req, 400, "E_QUERY", format("version %q is not a version "
+        .. "number (1, 2, ...)", p.version))
+    end
+    row = db.workflow_version(id, v)
+  else
+    row = db.workflow_latest(id)
+  end
   if not row then
     return fail(req, 404, "E_NO_WORKFLOW", "the integration has no workflow"
       .. (p.version and (" version " .. p.version) or ""))
@@ -284,7 +349,12 @@ local function post_share(req)
       (daemon.metrics.shares_rejected.invalid or 0) + 1
     return
   end
-  local id, err, dup = daemon.accept(integ, value, req.body)
+  local ok, id, err, dup = pcall(daemon.accept, integ, value, req.body)
+  if not ok then
+    core.log("error", "cannot store a share: " .. tostring(id))
+    return fail(req, 503, "E_STORE", "the share could not be stored; it was "
+      .. "not accepted: send it again later")
+  end
   if not id then return fail(req, 400, "E_SHARE", err) end
   reply(req, 202, { share_id = id, duplicate = dup or nil })
 end
@@ -298,17 +368,44 @@ end
 
 -- ---- executions -----------------------------------------------------------------
 
+-- Each trace entry gets `attempts`: the requests the node sent (retries
+-- included), 0 for nodes that send none.
+local function with_attempts(trace)
+  for _, e in ipairs(trace) do
+    if type(e) == "table" and e.attempts == nil then
+      e.attempts = type(e.requests) == "table" and #e.requests or 0
+    end
+  end
+  return trace
+end
+
 local function execution_view(row, with_trace)
   local v = {}
   for k, val in pairs(row) do v[k] = val end
   v.live = row.live == 1
-  if with_trace then v.trace = json.decode(row.trace) or json.array() else v.trace = nil end
+  v.trace = nil
+  if with_trace then
+    local trace = json.decode(row.trace)
+    v.trace = type(trace) == "table" and with_attempts(trace) or json.array()
+  end
   return v
 end
 
+-- An execution is stored once it has ended.
+local EXEC_STATUS = { succeeded = true, failed = true }
+
 local function list_executions(req)
   local p = query_params(req)
-  local limit = math.min(math.max(tonumber(p.limit) or 50, 1), 1000)
+  local limit = tonumber(p.limit or 50)
+  if not limit or limit ~= math.floor(limit) or limit < 1 then
+    return fail(req, 400, "E_QUERY", format("limit %q must be a whole number "
+      .. "from 1 to 1000", tostring(p.limit)))
+  end
+  if p.status and not EXEC_STATUS[p.status] then
+    return fail(req, 400, "E_QUERY", format("status %q is neither succeeded "
+      .. "nor failed", p.status))
+  end
+  limit = math.min(limit, 1000)
   local out = json.array()
   for _, row in ipairs(db.execution_list(p.integration, p.status, limit)) do
     out[#out + 1] = execution_view(row)
@@ -331,7 +428,7 @@ local function replay_execution(req, id)
     return fail(req, 409, "E_REPLAY", "the share of this execution is no longer kept")
   end
   local sid = db.share_insert(integ.id, row.incident, body,
-    core.sha256_hex(body .. core.random_hex(4)), core.time())
+    core.sha256_hex(body .. core.random_hex(4)), core.time(), row.id)
   daemon.schedule(sid, integ.id, row.incident)
   reply(req, 202, { share_id = sid, replay_of = row.id })
 end
@@ -346,28 +443,35 @@ local function run_test(req, id)
   if type(b.share) ~= "table" or json.is_array(b.share) then
     return fail(req, 422, "E_SHARE", "\"share\" must be a JSON object")
   end
-  local wf, errors
+  if b.live ~= nil and type(b.live) ~= "boolean" then
+    return fail(req, 422, "E_LIVE", "\"live\" must be true or false")
+  end
+  local wf, graph, errors, err
   if b.workflow ~= nil then
     wf, errors = runtime.load_workflow(b.workflow)
-    if not wf then return reply(req, 422, { errors = json.array(errors) }) end
+    if not wf then return reply(req, 422, { errors = import_errors(errors) }) end
+    graph, err = core.graph(wf)
+    if not graph then return fail(req, 422, "E_WORKFLOW", err) end
   else
-    local entry, err = daemon.workflow_for(id)
+    local entry
+    entry, err = daemon.workflow_for(id)
     if not entry then return fail(req, 409, "E_NO_WORKFLOW", err) end
-    wf = entry.wf
+    wf, graph = entry.wf, entry.graph
   end
-  local graph, gerr = core.graph(wf)
-  if not graph then return fail(req, 422, "E_WORKFLOW", gerr) end
   local exec, perr = runtime.prepare(wf, b.share, { integration = id,
     settings = daemon.settings_of(integ), live = b.live == true, label = "test" })
   if not exec then return fail(req, 422, "E_SHARE", perr) end
   exec.test = true
+  -- A test links no ID and releases no lane.
   exec.save_link = function() end
+  local secrets = daemon.secrets_of(id, wf)
   exec.on_finish = function(e)
     reply(req, 200, { status = e.status, error = e.error, live = e.live,
-      duration_ms = e.duration_ms, trace = e.trace, graph = graph })
+      duration_ms = e.duration_ms, trace = with_attempts(e.trace) }, nil,
+      function(text) return daemon.scrub(text, secrets) end)
   end
-  local ok, err = core.start(graph, exec)
-  if not ok then fail(req, 500, "E_START", err) end
+  local ok, serr = core.start(graph, exec)
+  if not ok then fail(req, 500, "E_START", serr) end
 end
 
 -- ---- catalog, variables, health ---------------------------------------------------
@@ -380,9 +484,11 @@ local function node_types(req)
   for _, name in ipairs(names) do
     local mod = runtime.catalog()[name]
     local ok_p, ports = pcall(mod.ports, {})
+    local ok_o, outputs = pcall(mod.outputs, {})
     out[#out + 1] = { type = name, title = mod.title or name,
       description = mod.description or "", schema = schema.describe(mod.schema),
       ports = json.array(ok_p and ports or {}),
+      outputs = json.array(ok_o and outputs or {}),
       builtin = (runtime.origins()[name] or ""):find(core.nodes_dir, 1, true) == 1 }
   end
   local problems = json.array()
@@ -426,8 +532,12 @@ local function variables(req, id)
       "metadata.incident_id", "externalId" }) do add(m, "moonwire") end
   for name in pairs(daemon.settings_of(integ)) do add("integration." .. name, "setting") end
   local entry = daemon.workflow_for(id)
+  if p.node and not (entry and entry.wf.by_id[p.node]) then
+    return fail(req, 404, "E_NOT_FOUND", format("the integration's workflow has "
+      .. "no node %q", p.node))
+  end
   if entry and p.node then
-    local wf, upstream, stack = entry.wf, {}, { entry.wf.start }
+    local wf, upstream, stack = entry.wf, {}, nil
     -- the nodes from which p.node can be reached run before it
     local parents = {}
     for from, ports in pairs(wf.next) do

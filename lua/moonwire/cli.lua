@@ -46,6 +46,19 @@ function M.load_workflow_file(file)
   return wf
 end
 
+-- One share a line: each good line runs, each bad one is reported alone.
+local function lines_of(file, text, out)
+  local n = 0
+  for line in text:gmatch("[^\n]+") do
+    n = n + 1
+    if line:match("%S") then
+      local v, err = json.decode(line)
+      out[#out + 1] = { label = format("%s:%d", file, n), value = v,
+        error = v == nil and ("share is not JSON: " .. err) or nil }
+    end
+  end
+end
+
 -- One file may hold a share, a JSON array of shares, or one share a line.
 local function shares_of(file, out)
   local text, err = read_file(file)
@@ -54,30 +67,20 @@ local function shares_of(file, out)
     return
   end
   local value, derr = json.decode(text)
-  if value ~= nil then
-    if json.is_array(value) then
-      for i, v in ipairs(value) do
-        out[#out + 1] = { label = format("%s[%d]", file, i - 1), value = v }
-      end
-    else
-      out[#out + 1] = { label = file, value = value }
-    end
-    return
+  if value == nil and text:find("\n%s*[%[{]") then
+    return lines_of(file, text, out)
   end
-  local n, lines = 0, {}
-  for line in text:gmatch("[^\n]+") do
-    if line:match("%S") then
-      n = n + 1
-      local v, lerr = json.decode(line)
-      lines[#lines + 1] = { label = format("%s:%d", file, n), value = v,
-        error = v == nil and ("share is not JSON: " .. lerr) or nil }
-      if v == nil then break end
-    end
-  end
-  if n > 1 and lines[#lines].value ~= nil then
-    for _, s in ipairs(lines) do out[#out + 1] = s end
-  else
+  if value == nil then
     out[#out + 1] = { label = file, error = "share is not JSON: " .. derr }
+  elseif json.is_array(value) then
+    if #value == 0 then
+      out[#out + 1] = { label = file, error = "the file holds an empty list of shares" }
+    end
+    for i, v in ipairs(value) do
+      out[#out + 1] = { label = format("%s[%d]", file, i - 1), value = v }
+    end
+  else
+    out[#out + 1] = { label = file, value = value }
   end
 end
 
@@ -124,8 +127,19 @@ function M.validate(files, opts)
 end
 
 --- `moonwire render [--mode M] [--data FILE] [TEMPLATE]`.
+local RENDER_MODES = { json = true, text = true, html = true, url = true }
+local MISSING = { empty = true, null = true, error = true }
+
 function M.render(files, opts)
   local template = require("moonwire.template")
+  if opts.mode and not RENDER_MODES[opts.mode] then
+    stderr:write("moonwire render: --mode must be json, text, html or url\n")
+    return 2
+  end
+  if opts.missing and not MISSING[opts.missing] then
+    stderr:write("moonwire render: --missing must be empty, null or error\n")
+    return 2
+  end
   local src, err
   if files[1] and files[1] ~= "-" then
     src, err = read_file(files[1])

@@ -14,8 +14,13 @@ local null = json.null
 
 local Ctx = {}
 Ctx.__index = Ctx
+Ctx.__metatable = false
 
 local M = { Ctx = Ctx }
+
+-- What the runtime keeps about each ctx, out of the node's reach: a node
+-- (a user module above all) sees the ctx methods, not the execution.
+local private = setmetatable({}, { __mode = "k" })
 
 -- Header names whose values never reach a trace or a log.
 local SECRET_HEADERS = {
@@ -28,21 +33,28 @@ local SECRET_HEADERS = {
 ---@param node table the workflow node {id, type, config}
 ---@param entry table the node's trace entry, filled in as it runs
 function M.new(exec, node, entry)
-  return setmetatable({
+  local ctx = setmetatable({
     node = { id = node.id, type = node.type, label = node.label },
     integration = exec.vars.integration,
     incident_id = exec.incident_id,
     share_id = exec.share_id,
     live = exec.live,
-    _exec = exec,
-    _entry = entry,
   }, Ctx)
+  private[ctx] = { exec = exec, entry = entry }
+  return ctx
+end
+
+--- The execution behind a ctx, for runtime modules (oauth); nil for
+--- anything that is not a ctx.
+function M.exec_of(ctx)
+  local p = private[ctx]
+  return p and p.exec
 end
 
 --- Reads a variable by path (`createResponse.id`); nil when missing.
 ---@param p string
 function Ctx:get(p)
-  return path.get(self._exec.vars, p)
+  return path.get(private[self].exec.vars, p)
 end
 
 --- Sets a variable (a name or a path) and records it as node output;
@@ -51,16 +63,26 @@ end
 ---@param value any
 ---@param opts table|nil
 function Ctx:set(p, value, opts)
-  local ok, err = path.set(self._exec.vars, p, value)
+  local ok, err = path.set(private[self].exec.vars, p, value)
   if not ok then error(err, 2) end
-  local out = self._entry.output or {}
+  local out = private[self].entry.output or {}
   out[p] = (opts and opts.secret) and "[redacted]" or value
-  self._entry.output = out
+  private[self].entry.output = out
+end
+
+--- Marks a value as secret for this execution: it is replaced by
+--- "[redacted]" wherever it would show in errors and traces.
+---@param value string
+function Ctx:redact(value)
+  if type(value) == "string" and #value >= 4 then
+    local list = private[self].exec.secrets
+    list[#list + 1] = value
+  end
 end
 
 --- All variables (read-only by convention).
 function Ctx:vars()
-  return self._exec.vars
+  return private[self].exec.vars
 end
 
 local function template_error(self, what, err)
@@ -86,7 +108,7 @@ function Ctx:render(src, opts)
     mode = opts.mode or "text", missing = opts.missing, name = opts.field,
   })
   if not tpl then return nil, template_error(self, opts.field, err) end
-  local out, rerr = tpl:render(self._exec.vars)
+  local out, rerr = tpl:render(private[self].exec.vars)
   if not out then return nil, template_error(self, opts.field, rerr) end
   return out
 end
@@ -101,7 +123,7 @@ function Ctx:render_value(src, opts)
     mode = "json", missing = opts.missing, name = opts.field,
   })
   if not tpl then return nil, template_error(self, opts.field, err) end
-  local v, rerr = tpl:render_value(self._exec.vars)
+  local v, rerr = tpl:render_value(private[self].exec.vars)
   if v == nil then return nil, template_error(self, opts.field, rerr) end
   return v
 end
@@ -111,13 +133,13 @@ function Ctx:log(level, fmt, ...)
   if not core.log_enabled(level) then return end
   local msg = select("#", ...) > 0 and format(fmt, ...) or tostring(fmt)
   core.log(level, format("[node:%s:%s] exec=%s %s", self.node.type,
-    self.node.id, tostring(self._exec.id), msg))
+    self.node.id, tostring(private[self].exec.id), msg))
 end
 
 --- Pauses this execution (other executions go on).
 ---@param ms number
 function Ctx:sleep(ms)
-  local stub = self._exec.sleep_stub
+  local stub = private[self].exec.sleep_stub
   if stub then return stub(ms) end
   yield("sleep", ms)
 end
@@ -223,15 +245,15 @@ function Ctx:http(req)
     method = method, url = url, headers = shown,
     body = body and excerpt(body) or nil,
   }
-  local entry = self._entry
+  local entry = private[self].entry
   entry.requests = entry.requests or json.array()
   entry.requests[#entry.requests + 1] = record
 
-  if not self._exec.live then
+  if not private[self].exec.live then
     record.dry_run = true
     return { status = 0, headers = {}, body = "", dry_run = true }
   end
-  local send = self._exec.http_stub
+  local send = private[self].exec.http_stub
   if send then
     local res, err = send(record)
     if not res then record.error = err and err.message; return nil, err end
@@ -271,7 +293,7 @@ end
 ---@param value any
 ---@param opts table|nil
 function Ctx:save_id(value, opts)
-  local exec = self._exec
+  local exec = private[self].exec
   if value == nil or value == null or value == "" then
     return nil, "the external ID is missing or empty"
   end
@@ -292,7 +314,7 @@ function Ctx:save_id(value, opts)
   end
   exec.vars.externalId = value
   exec.saved_id = value
-  self._entry.saved_id = value
+  private[self].entry.saved_id = value
   if opts and opts.unlock and exec.on_unlock then exec.on_unlock(exec) end
   return true
 end

@@ -10,7 +10,7 @@ local db = require("moonwire.db")
 local runtime = require("moonwire.runtime")
 local share = require("moonwire.share")
 
-local pairs, ipairs, tostring, type = pairs, ipairs, tostring, type
+local pairs, ipairs, tostring, type, next = pairs, ipairs, tostring, type, next
 local format = string.format
 local null = json.null
 
@@ -25,6 +25,9 @@ local lanes = {}
 -- Shares ready to start once a slot frees (max_concurrent).
 local ready, ready_head = {}, 1
 local running = 0
+-- Started jobs holding their lane -> the time (ms) they must let go by.
+local holding = {}
+local SWEEP_MS = 1000
 -- In-memory state of unfinished shares, for GET /shares/{id}.
 local share_state = {}
 -- Loaded workflows per integration: { version, wf, graph }.
@@ -60,7 +63,8 @@ function M.workflow_for(integration_id)
   end
   local graph, gerr = core.graph(wf)
   if not graph then return nil, gerr end
-  cached = { version = row.version, wf = wf, graph = graph }
+  cached = { version = row.version, wf = wf, graph = graph,
+    secrets = M.secrets_of(integration_id, wf) }
   workflows[integration_id] = cached
   return cached
 end
@@ -74,6 +78,55 @@ function M.settings_of(integ)
   local s = json.decode(integ.settings) or {}
   for name, rec in pairs(core.settings(integ.id)) do s[name] = rec.value end
   return s
+end
+
+-- Shorter values are too likely to occur by chance to be cut from a trace.
+local MIN_SECRET = 4
+
+local function add_forms(out, v)
+  if type(v) ~= "string" or #v < MIN_SECRET then return end
+  out[#out + 1] = v
+  local quoted = json.encode(v)
+  if quoted and quoted:sub(2, -2) ~= v then out[#out + 1] = quoted:sub(2, -2) end
+  local form = v:gsub("[^%w%-%._~]", function(c) return format("%%%02X", c:byte()) end)
+  if form ~= v then out[#out + 1] = form end
+end
+
+--- The secret values an execution of the integration may carry: secret
+--- settings and the literal secret fields of the workflow's nodes, each
+--- also as it reads inside JSON text and in a form body.
+---@param integration_id string
+---@param wf table|nil a loaded workflow
+---@return string[]
+function M.secrets_of(integration_id, wf)
+  local out = {}
+  for _, rec in pairs(core.settings(integration_id)) do
+    if rec.secret then add_forms(out, rec.value) end
+  end
+  for _, node in ipairs(wf and wf.nodes or {}) do
+    for _, f in ipairs(node.module and node.module.schema or {}) do
+      local v = f.secret and node.config[f.name]
+      if type(v) == "string" and not v:find("{{", 1, true) then add_forms(out, v) end
+    end
+  end
+  table.sort(out, function(a, b) return #a > #b end)
+  return out
+end
+
+--- Replaces every secret value in text with [redacted]. Node modules keep
+--- secrets out of traces already; this catches a secret that a template
+--- put in a URL, a body or an ordinary header.
+---@param text string
+---@param secrets string[] from secrets_of
+function M.scrub(text, secrets)
+  for _, v in ipairs(secrets) do
+    local at = text:find(v, 1, true)
+    while at do
+      text = text:sub(1, at - 1) .. "[redacted]" .. text:sub(at + #v)
+      at = text:find(v, at + 10, true)
+    end
+  end
+  return text
 end
 
 -- ---- executions ---------------------------------------------------------------
@@ -93,7 +146,12 @@ end
 --- Stores a finished execution and returns its id.
 function M.save_execution(exec)
   local trace, err = json.encode(exec.trace)
-  if not trace then trace = json.encode({ { error = "trace not encodable: " .. err } }) end
+  if not trace then
+    trace = json.encode(json.array({ { error = "trace not encodable: " .. err } }))
+  end
+  local secrets = exec.secrets or M.secrets_of(exec.integration, exec.wf)
+  trace = M.scrub(trace, secrets)
+  if exec.error then exec.error = M.scrub(exec.error, secrets) end
   return db.execution_insert({
     share_id = exec.share_id, integration_id = exec.integration,
     incident = exec.incident_id, status = exec.status, error = exec.error,
@@ -124,6 +182,7 @@ end
 -- lets go when its execution ends, when save_id unlocks, or when the wait
 -- times out, whichever comes first.
 local function release(lane, job)
+  holding[job] = nil
   if lane.busy ~= job then return end
   local nxt = table.remove(lane.queue, 1)
   lane.busy = nxt
@@ -133,6 +192,36 @@ local function release(lane, job)
     arm_pump()
   elseif lanes[lane.key] == lane then
     lanes[lane.key] = nil
+  end
+end
+
+-- Started shares that still hold their lane, and when they must let go
+-- (wait_timeout_s). One sweep a second checks them, instead of a timer
+-- per share.
+local sweep_armed = false
+
+local function sweep()
+  local now = core.now_ms()
+  sweep_armed = false
+  for job, deadline in pairs(holding) do
+    if now >= deadline then
+      log("warn", "share %d: its incident's lane has been held %d s; later "
+        .. "shares of incident %s go ahead", job.id, cfg.wait_timeout_s or 300,
+        job.incident)
+      release(job.lane, job)
+    end
+  end
+  if next(holding) ~= nil and not stopping then
+    sweep_armed = true
+    core.after(SWEEP_MS, sweep)
+  end
+end
+
+local function hold(job)
+  holding[job] = core.now_ms() + (cfg.wait_timeout_s or 300) * 1000
+  if not sweep_armed then
+    sweep_armed = true
+    core.after(SWEEP_MS, sweep)
   end
 end
 
@@ -166,26 +255,22 @@ local function start_share(job)
   if not integ then return fail_early(job, "the integration was deleted") end
   local entry, werr = M.workflow_for(job.integration_id)
   if not entry then return fail_early(job, werr) end
-  local body = db.share_body(job.id)
-  local value = body and json.decode(body)
+  local row = db.share_for_run(job.id)
+  if not row then return fail_early(job, "the share is no longer stored") end
+  local value = json.decode(row.body)
   local exec, perr = runtime.prepare(entry.wf, value, {
     integration = job.integration_id, settings = M.settings_of(integ),
     live = true, label = tostring(job.id),
   })
   if not exec then return fail_early(job, perr) end
   exec.share_id, exec.workflow_version = job.id, entry.version
+  exec.replay_of, exec.secrets = row.replay_of ~= null and row.replay_of or nil,
+    entry.secrets
   exec.on_unlock = function() release(job.lane, job) end
   exec.on_finish = function(e) finish_share(job, e) end
   running = running + 1
   share_state[job.id] = "running"
-  local waited = cfg.wait_timeout_s or 300
-  core.after(waited * 1000, function()
-    if job.lane.busy == job then
-      log("warn", "share %d: still running after %d s; later shares of incident"
-        .. " %s go ahead", job.id, waited, job.incident)
-      release(job.lane, job)
-    end
-  end)
+  hold(job)
   local ok, err = core.start(entry.graph, exec)
   if not ok then
     running = running - 1

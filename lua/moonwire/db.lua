@@ -24,7 +24,7 @@ local SCHEMA = {
   [[CREATE TABLE IF NOT EXISTS shares(
       id INTEGER PRIMARY KEY AUTOINCREMENT, integration_id TEXT NOT NULL,
       incident TEXT NOT NULL, body TEXT NOT NULL, digest TEXT NOT NULL,
-      status TEXT NOT NULL, execution_id INTEGER,
+      status TEXT NOT NULL, execution_id INTEGER, replay_of INTEGER,
       created_at REAL NOT NULL, updated_at REAL NOT NULL)]],
   [[CREATE INDEX IF NOT EXISTS shares_open ON shares(status)
       WHERE status = 'queued']],
@@ -55,8 +55,22 @@ local function one(sql, ...)
   return q(sql, ...)[1]
 end
 
+-- Columns added after a table was first created: table, column, type.
+local ADDED = {
+  { "shares", "replay_of", "INTEGER" },
+}
+
 function M.init()
   for _, stmt in ipairs(SCHEMA) do q(stmt) end
+  for _, a in ipairs(ADDED) do
+    local have = false
+    for _, col in ipairs(q("PRAGMA table_info(" .. a[1] .. ")")) do
+      have = have or col.name == a[2]
+    end
+    if not have then
+      q("ALTER TABLE " .. a[1] .. " ADD COLUMN " .. a[2] .. " " .. a[3])
+    end
+  end
 end
 
 function M.transaction(fn)
@@ -139,10 +153,12 @@ end
 
 -- ---- shares -------------------------------------------------------------------
 
-function M.share_insert(integration_id, incident, body, digest, now)
+--- Stores a share as queued; replay_of names the execution it replays.
+function M.share_insert(integration_id, incident, body, digest, now, replay_of)
   local _, _, id = q("INSERT INTO shares(integration_id, incident, body, digest,"
-    .. " status, created_at, updated_at) VALUES(?, ?, ?, ?, 'queued', ?, ?)",
-    integration_id, incident, body, digest, now, now)
+    .. " status, replay_of, created_at, updated_at)"
+    .. " VALUES(?, ?, ?, ?, 'queued', ?, ?, ?)",
+    integration_id, incident, body, digest, replay_of or null, now, now)
   return id
 end
 
@@ -153,7 +169,11 @@ end
 
 function M.share_get(id)
   return one("SELECT id, integration_id, incident, status, execution_id,"
-    .. " created_at, updated_at FROM shares WHERE id = ?", id)
+    .. " replay_of, created_at, updated_at FROM shares WHERE id = ?", id)
+end
+
+function M.share_for_run(id)
+  return one("SELECT body, replay_of FROM shares WHERE id = ?", id)
 end
 
 function M.share_body(id)
@@ -205,13 +225,16 @@ function M.recent_share_bodies(integration_id, limit)
 end
 
 --- Drops executions and finished shares older than `before` (epoch s),
---- then all but the newest `keep` executions.
+--- then all but the newest `keep` executions and finished shares. A
+--- queued share is never dropped.
 function M.prune(before, keep)
   M.transaction(function()
     q("DELETE FROM executions WHERE finished_at < ?", before)
     q("DELETE FROM shares WHERE status != 'queued' AND updated_at < ?", before)
     q("DELETE FROM executions WHERE id <= (SELECT id FROM executions"
       .. " ORDER BY id DESC LIMIT 1 OFFSET ?)", keep)
+    q("DELETE FROM shares WHERE status != 'queued' AND id <= (SELECT id"
+      .. " FROM shares ORDER BY id DESC LIMIT 1 OFFSET ?)", keep)
   end)
 end
 

@@ -115,7 +115,7 @@ function M.token(ctx, o)
     return e.token, nil, true
   end
   if e and e.waiters then
-    local id = ctx._exec.id
+    local id = require("moonwire.ctx").exec_of(ctx).id
     e.waiters[#e.waiters + 1] = id
     yield("park")
     if e.token then return e.token, nil, true end

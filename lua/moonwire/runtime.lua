@@ -25,10 +25,94 @@ local state = {
 
 -- ---- node types -------------------------------------------------------------
 
--- What a user node module may see: the language, not the machine.
+-- ---- the sandbox of user node modules --------------------------------------
+
+-- Bounds of one run() of a user module. The instruction count is the CPU
+-- bound: user modules run interpreted (JIT off), so a count hook sees
+-- every loop, and instructions, unlike seconds, do not depend on what
+-- else the machine does. About 50 million take a second here.
+M.limits = {
+  instructions = 50000000,
+  memory_mb = 64,       -- growth of the Lua heap while the node runs
+  string_mb = 16,       -- largest string.rep / table.concat result
+}
+
+local HOOK_STEP = 100
+
+-- The error a node over its bound gets. Sandboxed pcall and xpcall pass it
+-- on, so a node cannot catch its way past its bound.
+local Budget = {}
+Budget.__index = Budget
+Budget.__tostring = function(b) return b.message end
+
+local function over_budget(message)
+  return setmetatable({ message = message }, Budget)
+end
+
+local function is_budget(e)
+  return getmetatable(e) == Budget
+end
+
+local function rethrow(ok, ...)
+  if not ok and is_budget((...)) then error((...), 0) end
+  return ok, ...
+end
+
+--- Arms the bounds on the running coroutine; returns the disarm function.
+local function arm_limits()
+  local limits = M.limits
+  local count, heap0 = 0, collectgarbage("count")
+  local max_heap = limits.memory_mb * 1024
+  debug.sethook(function()
+    count = count + HOOK_STEP
+    if count > limits.instructions then
+      error(over_budget(format("the node ran more than %d instructions (its CPU "
+        .. "bound) and was stopped", limits.instructions)), 0)
+    end
+    if collectgarbage("count") - heap0 > max_heap then
+      collectgarbage()
+      if collectgarbage("count") - heap0 > max_heap then
+        error(over_budget(format("the node used more than %d MB of memory (its "
+          .. "memory bound) and was stopped", limits.memory_mb)), 0)
+      end
+    end
+  end, "", HOOK_STEP)
+  return function() debug.sethook() end
+end
+
+local function capped(fn, what)
+  return function(...)
+    local out = fn(...)
+    if #out > M.limits.string_mb * 1048576 then
+      error(over_budget(format("%s built a string larger than %d MB", what,
+        M.limits.string_mb)), 0)
+    end
+    return out
+  end
+end
+
+local function safe_rep(s, n, sep)
+  local size = #tostring(s) * (tonumber(n) or 0)
+  if size > M.limits.string_mb * 1048576 then
+    error(over_budget(format("string.rep would build %d bytes, more than %d MB",
+      size, M.limits.string_mb)), 0)
+  end
+  return string.rep(s, n, sep)
+end
+
+local function read_only(t, name)
+  return setmetatable({}, {
+    __index = t, __metatable = false,
+    __newindex = function() error(name .. " is read-only", 2) end,
+  })
+end
+
+-- What a user node module may see: the language, not the machine. No os,
+-- io, debug, ffi, jit, load*, dofile, require outside the runtime's own
+-- json and path, getfenv/setfenv, rawset/rawget, string.dump, coroutine.
 local SAFE_GLOBALS = {
-  "assert", "error", "ipairs", "next", "pairs", "pcall", "select",
-  "tonumber", "tostring", "type", "unpack", "xpcall", "rawequal",
+  "assert", "error", "ipairs", "next", "pairs", "select", "tonumber",
+  "tostring", "type", "unpack", "rawequal", "setmetatable",
 }
 local SAFE_LIBS = { "string", "table", "math" }
 
@@ -41,10 +125,25 @@ local function sandbox_env()
     env[lib] = copy
   end
   env.string.dump = nil
-  env.json = json
+  env.string.rep = safe_rep
+  env.table.concat = capped(table.concat, "table.concat")
+  env.getmetatable = function(v)
+    if type(v) == "string" then return nil end
+    return getmetatable(v)
+  end
+  env.pcall = function(f, ...) return rethrow(pcall(f, ...)) end
+  env.xpcall = function(f, handler, ...)
+    return rethrow(xpcall(f, function(e)
+      if is_budget(e) then return e end
+      return handler(e)
+    end, ...))
+  end
+  local json_ro = read_only(json, "json")
+  local path_ro = read_only(require("moonwire.path"), "moonwire.path")
+  env.json = json_ro
   env.require = function(name)
-    if name == "moonwire.json" then return json end
-    if name == "moonwire.path" then return require("moonwire.path") end
+    if name == "moonwire.json" then return json_ro end
+    if name == "moonwire.path" then return path_ro end
     error(format("require(%q) is not available to node modules", tostring(name)), 2)
   end
   env._G = env
@@ -68,10 +167,22 @@ local function check_module(mod, file)
 end
 
 local function load_module(file, builtin)
+  local f = io.open(file, "rb")
+  local head = f and f:read(4)
+  if f then f:close() end
+  if head and head:sub(1, 1) == "\27" then
+    return nil, "precompiled bytecode is not loaded; ship the Lua source"
+  end
   local chunk, err = loadfile(file)
   if not chunk then return nil, err end
-  if not builtin then setfenv(chunk, sandbox_env()) end
+  local disarm
+  if not builtin then
+    setfenv(chunk, sandbox_env())
+    jit.off(chunk, true)
+    disarm = arm_limits()
+  end
   local ok, mod = pcall(chunk)
+  if disarm then disarm() end
   if not ok then return nil, tostring(mod) end
   local errs = check_module(mod, file)
   if #errs > 0 then
@@ -79,6 +190,7 @@ local function load_module(file, builtin)
     for _, e in ipairs(errs) do msgs[#msgs + 1] = e.message end
     return nil, table.concat(msgs, "; ")
   end
+  mod.sandboxed = not builtin
   mod.ports = mod.ports or function() return { "next", "error" } end
   mod.outputs = mod.outputs or function() return {} end
   mod.schema = mod.schema or {}
@@ -140,6 +252,27 @@ end
 
 -- ---- executions -----------------------------------------------------------------
 
+-- Setting names whose values are credentials, wherever they come from.
+local function is_secret_name(name)
+  local n = tostring(name):lower()
+  return n:find("secret", 1, true) or n:find("password", 1, true)
+    or n:find("token", 1, true) or n:find("api_?key") or n:find("private", 1, true)
+end
+M.is_secret_name = is_secret_name
+
+--- Replaces every secret the execution knows of in text.
+function M.scrub(exec, text)
+  if type(text) ~= "string" then return text end
+  for _, secret in ipairs(exec.secrets or {}) do
+    local at = text:find(secret, 1, true)
+    while at do
+      text = text:sub(1, at - 1) .. "[redacted]" .. text:sub(at + #secret)
+      at = text:find(secret, at + 10, true)
+    end
+  end
+  return text
+end
+
 local function settings_table(integration, overrides)
   local s = {}
   for name, rec in pairs(core.settings(integration)) do s[name] = rec.value end
@@ -161,9 +294,14 @@ function M.prepare(wf, value, opts)
   vars.integration = settings_table(integration, opts.settings)
   local incident_id = share.incident_id(vars, vars.integration.incident_key)
   local meta = vars.metadata
-  local history = core.has_store() and core.history_get(integration, incident_id)
-    or { shares = 0, succeeded = 0 }
-  local link = core.has_store() and core.link_get(integration, incident_id)
+  local history, link = { shares = 0, succeeded = 0 }, nil
+  if core.has_store() then
+    local herr, lerr
+    history, herr = core.history_get(integration, incident_id)
+    if not history then return nil, "cannot read the share history: " .. herr end
+    link, lerr = core.link_get(integration, incident_id)
+    if lerr then return nil, "cannot read the saved external ID: " .. lerr end
+  end
   if link then vars.externalId = json.decode(link) end
   if meta.firstTime == nil then
     meta.firstTime = history.succeeded == 0 and link == nil
@@ -172,8 +310,17 @@ function M.prepare(wf, value, opts)
     meta.event_type = meta.firstTime and "incident#new" or "incident#updated"
   end
   if meta.incident_id == nil then meta.incident_id = incident_id end
+  local secrets = {}
+  for name, rec in pairs(core.settings(integration)) do
+    if rec.secret and #rec.value >= 4 then secrets[#secrets + 1] = rec.value end
+  end
+  for name, v in pairs(opts.settings or {}) do
+    if type(v) == "string" and #v >= 4 and is_secret_name(name) then
+      secrets[#secrets + 1] = v
+    end
+  end
   return {
-    wf = wf, vars = vars, integration = integration,
+    wf = wf, vars = vars, integration = integration, secrets = secrets,
     incident_id = incident_id, live = opts.live ~= false,
     label = opts.label, trace = json.array(), started_ms = now_ms(),
     started_at = core.time(),
@@ -217,8 +364,14 @@ local function error_text(err)
   return tostring(err)
 end
 
+-- A node's error as its user reads it: the message, where it was raised;
+-- the traceback goes to the debug log only.
 local function handler(err)
-  if type(err) == "string" then return debug.traceback(err, 2) end
+  if is_budget(err) then return err.message end
+  if type(err) == "string" then
+    if core.log_enabled("debug") then core.log("debug", debug.traceback(err, 2)) end
+    return err
+  end
   if err == nil then return "the node raised an error with no message (nil)" end
   if type(err) == "table" and err.message then return err.message end
   return "the node raised a " .. type(err) .. " value: " .. tostring(err)
@@ -242,7 +395,9 @@ function M.run_node(exec, i)
   exec.trace[#exec.trace + 1] = entry
   local ctx = ctxmod.new(exec, node, entry)
   local t0 = now_ms()
+  local disarm = node.module.sandboxed and not exec.unbounded and arm_limits()
   local ok, port, err = xpcall(node.module.run, handler, ctx, node.config)
+  if disarm then disarm() end
   entry.duration_ms = now_ms() - t0
   if not ok then
     port, err = nil, port
@@ -252,8 +407,14 @@ function M.run_node(exec, i)
     port, err = nil, format("run() returned the port %q, which the node does "
       .. "not declare", port)
   end
+  if entry.requests then
+    for _, r in ipairs(entry.requests) do
+      r.body, r.response = M.scrub(exec, r.body), M.scrub(exec, r.response)
+      r.url, r.error = M.scrub(exec, r.url), M.scrub(exec, r.error)
+    end
+  end
   if port == nil then
-    entry.error = error_text(err or "run() returned no port")
+    entry.error = M.scrub(exec, error_text(err or "run() returned no port"))
     entry.port = "error"
     return "error", "error", format("node %s (%s) failed: %s", node.id,
       node.type, entry.error)
@@ -289,6 +450,7 @@ function M.summary(exec)
     nodes[#nodes + 1] = {
       id = e.id, type = e.type, port = e.port,
       duration_ms = round(e.duration_ms or 0), error = e.error,
+      requests = not exec.live and e.requests or nil,
     }
   end
   return {

@@ -28,7 +28,7 @@ local M = {}
 ---@field max? number
 ---@field items? mw.FieldSpec[]|string
 ---@field values? string
----@field mode? "json"|"text"|"html"
+---@field mode? "json"|"text"|"html"|"url"
 ---@field mode_field? string
 ---@field title? string
 ---@field description? string
@@ -70,7 +70,7 @@ M.messages = MSG
 
 local VARIABLE = "^[A-Za-z_][A-Za-z0-9_]*$"
 local HEADER_NAME = "^[%w!#$%%&'*+%-%.^_`|~]+$"
-local MODES = {json = true, text = true, html = true}
+local MODES = {json = true, text = true, html = true, url = true}
 local HEADERS_WHAT = "a JSON object of header names to string values, or"
   .. " a string holding one or a template that builds one"
 
@@ -746,7 +746,7 @@ local function check_spec_nested(st, spec, at)
     check_kind_name(st, values, at .. ".values")
   end
   if spec.mode ~= nil and not MODES[spec.mode] then
-    module_error(st, at .. ".mode", "%s.mode must be json, text or html;"
+    module_error(st, at .. ".mode", "%s.mode must be json, text, html or url;"
       .. " got %s.", at, show(spec.mode))
   end
 end

@@ -19,9 +19,13 @@ M.identity_paths = {
   "groupKey", "alert_id",
 }
 
+-- Identities are stored as text keys: "%" and NUL are escaped so that
+-- every distinct id stays distinct.
 local function scalar_text(v)
   local t = type(v)
-  if t == "string" and v ~= "" then return v end
+  if t == "string" and v ~= "" then
+    return (v:gsub("%%", "%%25"):gsub("%z", "%%00"))
+  end
   if t == "number" then return json.encode(v) end
   if t == "table" and json.is_bignum(v) then return tostring(v) end
   return nil

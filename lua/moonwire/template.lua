@@ -15,6 +15,7 @@ local load, pcall, type, tostring, setmetatable, pairs, error =
   load, pcall, type, tostring, setmetatable, pairs, error
 local format, sub, gsub = string.format, string.sub, string.gsub
 local max = math.max
+local json_validate = json.validate
 
 local M = {}
 
@@ -31,7 +32,7 @@ local imports = {
   GET = rt.get, GETN = rt.getn, DEEP = rt.deep, TRUTHY = rt.truthy,
   TRUTHYZ = rt.truthy_zero, EMPTY = rt.is_empty, SFALSY = rt.section_falsy,
   ISARR = rt.is_array, ITER = rt.iter, TEXT = rt.text, HTML = rt.html,
-  JSTR = rt.jstr, JVALN = rt.jval_null, JVALE = rt.jval_empty,
+  UENC = rt.uenc, JSTR = rt.jstr, JVALN = rt.jval_null, JVALE = rt.jval_empty,
   JRAWN = rt.jraw_null, JRAWE = rt.jraw_empty, NULL = rt.NULL,
   CONCAT = table.concat,
   NOOP = function() return "" end,
@@ -49,7 +50,7 @@ local imports = {
 local CACHE_LIMIT = 1000
 local cache, cached = {}, 0
 
-local MODES = {json = true, text = true, html = true}
+local MODES = {json = true, text = true, html = true, url = true}
 local MISSING = {empty = true, null = true, error = true}
 
 local Template = {}
@@ -79,7 +80,7 @@ local function normalize(opts)
   opts = opts or {}
   local mode = opts.mode or "json"
   if not MODES[mode] then
-    error("template: mode must be json, text or html, not " .. tostring(mode),
+    error("template: mode must be json, text, html or url, not " .. tostring(mode),
       3)
   end
   local missing = opts.missing or (mode == "json" and "null" or "empty")
@@ -169,8 +170,9 @@ local function json_error(out, decode_err, name)
     line, col, true), name)
 end
 
--- Renders; in json mode also returns the decoded value.
-function Template:_run(vars)
+-- Renders; in json mode checks that the output is JSON, and decodes it
+-- when `decode` asks for the value (checking alone builds no tables).
+function Template:_run(vars, decode)
   if vars == nil then
     vars = {}
   end
@@ -183,7 +185,12 @@ function Template:_run(vars)
     return out, nil, out
   end
   out = jsontext.drop_trailing_commas(out)
-  local value, derr = json.decode(out)
+  local value, derr
+  if decode then
+    value, derr = json.decode(out)
+  else
+    value, derr = json_validate(out)
+  end
   if value == nil then
     return nil, json_error(out, derr, self.name)
   end
@@ -195,7 +202,7 @@ end
 ---@return string|nil text
 ---@return table|nil err {message, line, col}
 function Template:render(vars)
-  local out, err = self:_run(vars)
+  local out, err = self:_run(vars, false)
   return out, err
 end
 
@@ -205,7 +212,7 @@ end
 ---@return any value
 ---@return table|nil err
 function Template:render_value(vars)
-  local out, err, value = self:_run(vars)
+  local out, err, value = self:_run(vars, true)
   if out == nil then
     return nil, err
   end

@@ -43,6 +43,7 @@ function M.exec(share, opts)
   if opts.first_time ~= nil then exec.vars.metadata.firstTime = opts.first_time end
   exec.http_stub = opts.http and opts.http.send
     or function() return nil, { code = "E_SPEC", message = "no HTTP in this spec" } end
+  exec.secrets = exec.secrets or {}
   exec.slept = {}
   exec.sleep_stub = function(ms) exec.slept[#exec.slept + 1] = ms end
   exec.links = {}

@@ -56,11 +56,16 @@ class Target:
 class Stub:
     """A loopback server whose every answer is decided by `handler`
     (a function of the request handler returning (status, headers, body)
-    or None to drop the connection without answering)."""
+    or None to drop the connection without answering). With
+    with_headers=True the handler also gets the request headers (a dict
+    with lower-case names). `seen` keeps (method, path, body); `requests`
+    keeps dicts like target.py's /_requests, with arrival and answer
+    times."""
 
-    def __init__(self, handler):
+    def __init__(self, handler, with_headers=False):
         outer = self
         self.seen = []
+        self.requests = []
 
         class H(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -72,7 +77,17 @@ class Stub:
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else b""
                 outer.seen.append((self.command, self.path, body))
-                res = handler(self.command, self.path, body)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                rec = {"method": self.command, "path": self.path,
+                       "headers": headers,
+                       "body": body.decode("utf-8", "replace"),
+                       "time": time.time()}
+                outer.requests.append(rec)
+                if with_headers:
+                    res = handler(self.command, self.path, body, headers)
+                else:
+                    res = handler(self.command, self.path, body)
+                rec["answered"] = time.time()
                 if res is None:
                     self.close_connection = True
                     return
@@ -178,3 +193,133 @@ class Runner:
 def expect(cond, msg, *detail):
     if not cond:
         raise AssertionError(msg + "".join("\n  " + repr(d) for d in detail))
+
+
+SANITIZER_SIGNS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error:")
+
+
+class Daemon:
+    """`moonwire serve` on a kernel-chosen loopback port with a temporary
+    data dir (kept across restart() so recovery can be tested) and the
+    admin token in MOONWIRE_ADMIN_TOKEN. The log goes to a file that
+    check_log() scans for sanitizer reports."""
+
+    TOKEN = "e2e-admin-token-0123456789abcdef"
+
+    def __init__(self, binary, env=None, data_dir=None):
+        self.binary = os.path.abspath(binary)
+        self.dir = data_dir or tempfile.mkdtemp(prefix="mw-daemon-")
+        self.env = dict(env or {})
+        self.proc = None
+        self.port = None
+        self.starts = 0
+        self.start()
+
+    def log_path(self):
+        return os.path.join(self.dir, "daemon-%d.log" % self.starts)
+
+    def start(self, timeout=20):
+        e = dict(os.environ)
+        e.update({"MOONWIRE_ADMIN_TOKEN": self.TOKEN,
+                  "MOONWIRE_LOG_LEVEL": "info"})
+        e.update({k: str(v) for k, v in self.env.items()})
+        e.setdefault("ASAN_OPTIONS", "detect_leaks=0")
+        self.starts += 1
+        self.log = open(self.log_path(), "w")
+        self.proc = subprocess.Popen(
+            [self.binary, "serve", "--listen", "127.0.0.1:0",
+             "--data-dir", os.path.join(self.dir, "data")],
+            stdout=self.log, stderr=subprocess.STDOUT, env=e)
+        deadline = time.time() + timeout
+        self.port = None
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("moonwire serve exited with %s:\n%s"
+                                     % (self.proc.returncode, self.read_log()))
+            m = [l for l in self.read_log().splitlines()
+                 if " listening on 127.0.0.1:" in l]
+            if m:
+                self.port = int(m[0].split("127.0.0.1:")[1].split()[0])
+                break
+            time.sleep(0.05)
+        expect(self.port, "the daemon did not report its port", self.read_log())
+        self.url = "http://127.0.0.1:%d" % self.port
+        while time.time() < deadline:
+            try:
+                if self.api("GET", "/healthz")[0] == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("no /healthz answer:\n" + self.read_log())
+
+    def read_log(self):
+        with open(self.log_path(), errors="replace") as f:
+            return f.read()
+
+    def check_log(self):
+        text = self.read_log()
+        for sign in SANITIZER_SIGNS:
+            expect(sign not in text, "sanitizer report in the daemon log",
+                   text[-6000:])
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def api(self, method, path, body=None, token=None, headers=None,
+            timeout=30):
+        """One request on a fresh connection. `body` is JSON-encoded unless
+        it is bytes or str. `token` defaults to the admin token; pass ""
+        to send none. Returns (status, parsed JSON or text, headers)."""
+        import http.client
+        h = {}
+        tok = self.TOKEN if token is None else token
+        if tok:
+            h["Authorization"] = "Bearer " + tok
+        data = None
+        if body is not None:
+            if isinstance(body, (bytes, str)):
+                data = body.encode() if isinstance(body, str) else body
+            else:
+                data = json.dumps(body).encode()
+                h["Content-Type"] = "application/json"
+        h.update(headers or {})
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            c.request(method, path, body=data, headers=h)
+            r = c.getresponse()
+            raw = r.read()
+            hdrs = {k.lower(): v for k, v in r.getheaders()}
+        finally:
+            c.close()
+        try:
+            value = json.loads(raw) if raw else None
+        except ValueError:
+            value = raw.decode("utf-8", "replace")
+        return r.status, value, hdrs
+
+    def stop(self, timeout=20):
+        """SIGTERM, then SIGKILL if it does not exit in time; returns the
+        exit code."""
+        if not self.alive():
+            return self.proc.returncode if self.proc else None
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.log.close()
+        return self.proc.returncode
+
+    def kill(self):
+        """kill -9."""
+        if self.alive():
+            self.proc.kill()
+            self.proc.wait(10)
+        self.log.close()
+
+    def restart(self):
+        self.stop()
+        return self.start()

@@ -293,6 +293,94 @@ def hanging():
     stub.close()
 
 
+@R.case("values from a share are percent-encoded in the URL path")
+def url_encoding():
+    mw = Moonwire(opts.moonwire)
+    target.reset()
+    first = dict(load_payload("bigpanda-incident-new.json"), id="enc-1")
+    args = ["--db", mw.path("mw.db"), "--set", "base_url=" + target.url]
+    mw.run("run", CREATE_UPDATE, mw.write("a.json", first), *args)
+    hostile = Stub(lambda m, p, b: (201, {"Content-Type": "application/json"},
+                                    b'{"id": "../../admin?x=1#f"}'))
+    mw2 = Moonwire(opts.moonwire)
+    a2 = ["--db", mw2.path("mw.db"), "--set", "base_url=" + hostile.url]
+    mw2.run("run", CREATE_UPDATE, mw2.write("a.json", first), *a2)
+    rc, lines, err = mw2.run("run", CREATE_UPDATE, mw2.write("a.json", first), *a2)
+    expect(rc == 0, "update", lines, err)
+    expect(hostile.seen[1][1] == "/tickets/..%2F..%2Fadmin%3Fx%3D1%23f",
+           "the saved id stays one path segment", hostile.seen)
+    hostile.close()
+
+
+@R.case("a bad line in a one-share-per-line file fails that line only")
+def ndjson_bad_line():
+    mw = Moonwire(opts.moonwire)
+    target.reset()
+    text = '{"id": "a1"}\n{"id": "a2", BROKEN\n{"id": "a3"}\n'
+    rc, lines, err = mw.run("run", CREATE_UPDATE, mw.write("f.ndjson", text),
+                            "--db", mw.path("mw.db"), "--set", "base_url=" + target.url)
+    expect(rc == 1 and [l["status"] for l in lines] ==
+           ["succeeded", "failed", "succeeded"], "per line", lines)
+    expect(lines[1]["share"].endswith(":2"), "names the line", lines)
+
+
+@R.case("retry settings are checked at validation")
+def retry_checked():
+    mw = Moonwire(opts.moonwire)
+    wf = example_with(mw, "w.json", lambda d: node(d, "create")["config"].update(
+        retry={"attempts": 1000000000, "backoff_ms": -5, "bogus": 1}))
+    rc, out, err = mw.run("validate", wf)
+    expect(rc == 1 and "retry.attempts" in err and "retry.backoff_ms" in err and
+           "retry.bogus" in err, "three problems", err)
+
+
+@R.case("a dry run sends nothing and prints what it would have sent")
+def dry_run():
+    mw = Moonwire(opts.moonwire)
+    target.reset()
+    rc, lines, err = mw.run("run", CREATE_UPDATE,
+                            mw.write("s.json", load_payload("bigpanda-incident-new.json")),
+                            "--db", mw.path("mw.db"), "--set", "base_url=" + target.url,
+                            "--dry-run")
+    expect(rc == 0, "dry run succeeds", lines, err)
+    expect(target.requests() == [], "nothing sent", target.requests())
+    req = [n for n in lines[0]["nodes"] if n["id"] == "create"][0]["requests"][0]
+    expect(req["method"] == "POST" and req["url"].endswith("/tickets") and
+           '"incident_id"' in req["body"], "the request is shown", req)
+
+
+@R.case("a secret echoed back by a server is redacted in errors")
+def secret_scrubbed():
+    echo = Stub(lambda m, p, b: (400, {"Content-Type": "text/plain"}, b))
+    mw = Moonwire(opts.moonwire)
+
+    def change(doc):
+        doc["nodes"].insert(0, {"id": "auth", "type": "oauth", "config": {
+            "token_url": "{{integration.base_url}}/oauth/token",
+            "client_id": "cid", "client_secret": "{{integration.client_secret}}",
+            "auth_method": "post"}})
+        doc["connections"].insert(0, {"from": "auth", "port": "next", "to": "route"})
+    wf = example_with(mw, "w.json", change)
+    rc, lines, err = mw.run("run", wf, mw.write("s.json", {"incident": {"id": "x"}}),
+                            "--db", mw.path("mw.db"), "--set", "base_url=" + echo.url,
+                            "--set", "client_secret=TOPSECRET99")
+    expect(rc == 1 and "TOPSECRET99" not in json.dumps(lines) + err and
+           "[redacted]" in lines[0]["error"], "redacted", lines, err)
+    echo.close()
+
+
+@R.case("incident ids that differ only after a NUL byte stay apart")
+def nul_ids():
+    mw = Moonwire(opts.moonwire)
+    target.reset()
+    shares = [{"incident": {"id": "nul\u0000a"}}, {"incident": {"id": "nul\u0000b"}}]
+    text = "[" + ",".join(json.dumps(x).replace("\\\\u0000", "\\u0000") for x in shares) + "]"
+    rc, lines, err = mw.run("run", CREATE_UPDATE, mw.write("s.json", text),
+                            "--db", mw.path("mw.db"), "--set", "base_url=" + target.url)
+    got = [(r["method"], r["path"]) for r in target.requests()]
+    expect(got == [("POST", "/tickets"), ("POST", "/tickets")], "two creates", got)
+
+
 try:
     code = R.finish()
 finally:

@@ -22,7 +22,7 @@ local INLINE_BLOCKS = {["if"] = true, unless = true, each = true,
 local IMPORTS = {
   "GET", "GETN", "DEEP", "TRUTHY", "TRUTHYZ", "EMPTY", "SFALSY", "ISARR",
   "ITER", "TEXT", "HTML", "JSTR", "JVALN", "JVALE", "JRAWN", "JRAWE",
-  "NULL", "DATA", "NOOP", "OPT0", "CONCAT",
+  "NULL", "DATA", "NOOP", "OPT0", "CONCAT", "UENC",
 }
 M.IMPORTS = IMPORTS
 
@@ -283,6 +283,8 @@ local function writer(g, node)
   local mode = g.mode
   if mode == "html" then
     return node.escaped and "HTML" or "TEXT"
+  elseif mode == "url" then
+    return (node.escaped and node.in_url_path) and "UENC" or "TEXT"
   elseif mode == "text" then
     return "TEXT"
   elseif node.in_string then
@@ -557,6 +559,29 @@ function statements(g, sc, list)
   end
 end
 
+-- URL positions --------------------------------------------------------------
+
+-- Walks the literal text in source order and marks each {{...}} that comes
+-- after the URL's path has begun (a "/" past "://", or "?" or "#"): those
+-- values are percent-encoded, while a leading {{integration.base_url}} or
+-- a host stays as written.
+local function mark_url(list, state)
+  for _, node in ipairs(list) do
+    if node.type == "content" then
+      state.text = state.text .. node.value
+      local rest = state.text:gsub("^%a[%w+.-]*://", "", 1)
+      state.in_path = rest:find("[/?#]") ~= nil
+    elseif node.type == "mustache" then
+      node.in_url_path = state.in_path
+    elseif node.type == "block" then
+      for _, part in ipairs({ node.program, node.inverse }) do
+        if part then mark_url(part.body, state) end
+      end
+    end
+  end
+  return state
+end
+
 -- JSON positions -------------------------------------------------------------
 
 -- Walks the literal text in source order and marks each {{...}} that stands
@@ -598,6 +623,8 @@ function M.generate(program, opts)
     helpers = opts.helpers, builtin = opts.builtin}
   if g.mode == "json" then
     mark_json(program.body, jsontext.OUTSIDE)
+  elseif g.mode == "url" then
+    mark_url(program.body, {text = "", in_path = false})
   end
   local sc = {ctx = {"c0"}, frames = {}, params = {}}
   local ok, err = pcall(statements, g, sc, program.body)

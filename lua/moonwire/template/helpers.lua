@@ -5,17 +5,18 @@
 -- SPDX-License-Identifier: MIT
 
 local rt = require("moonwire.template.runtime")
+local date = require("moonwire.template.date")
 
-local type, select, tonumber, tostring = type, select, tonumber, tostring
+local type, select, tonumber = type, select, tonumber
 local pairs, error = pairs, error
-local floor, abs = math.floor, math.abs
-local find, sub, format, upper, lower, gsub, match = string.find, string.sub,
-  string.format, string.upper, string.lower, string.gsub, string.match
+local find, sub, format, upper, lower = string.find, string.sub,
+  string.format, string.upper, string.lower
 local concat = table.concat
 
 local NULL = rt.NULL
 local text, truthy, is_array, is_object = rt.text, rt.truthy, rt.is_array,
   rt.is_object
+local as_number = rt.as_number
 
 local M = {}
 
@@ -117,19 +118,6 @@ function equal(a, b)
   return false
 end
 
--- A number for number-like values: numbers, big numbers and decimal text.
-local function as_number(v)
-  if type(v) == "number" then
-    return v
-  elseif rt.is_bignum(v) then
-    return tonumber(tostring(v))
-  elseif type(v) == "string"
-    and find(v, "^%s*%-?%d*%.?%d+[eE]?[-+]?%d*%s*$") then
-    return tonumber(v)
-  end
-  return nil
-end
-
 -- -1, 0 or 1, or nil when the values do not compare: numbers (and numeric
 -- text) compare as numbers, other text byte by byte.
 local function order(a, b)
@@ -201,11 +189,14 @@ end
 
 -- Strings --------------------------------------------------------------------
 
+-- Helpers return locals rather than tail-calling built-ins: see the note
+-- above runtime.get.
 local function map_text(v, fn)
   if v == nil or v == NULL then
     return v
   end
-  return fn(text(v))
+  local s = fn(text(v))
+  return s
 end
 
 function M.upper(v)
@@ -265,7 +256,8 @@ function M.replace(s, from, to)
     i = e + 1
   end
   out[#out + 1] = sub(s, i)
-  return concat(out)
+  s = concat(out)
+  return s
 end
 
 ---{{join list [sep]}}: the items' text joined by sep (default ",").
@@ -281,7 +273,8 @@ function M.join(...)
   for i = 1, #list do
     parts[i] = text(list[i])
   end
-  return concat(parts, text(sep))
+  local s = concat(parts, text(sep))
+  return s
 end
 
 ---{{concat a b ...}}: the arguments' text, joined.
@@ -290,140 +283,15 @@ function M.concat(...)
   for i = 1, nargs(...) do
     parts[i] = text((select(i, ...)))
   end
-  return concat(parts)
+  local s = concat(parts)
+  return s
 end
 
 -- Dates ----------------------------------------------------------------------
 
--- Days since 1970-01-01 of a proleptic Gregorian date, and back.
-local function days_from_civil(y, m, d)
-  if m <= 2 then
-    y = y - 1
-  end
-  local era = floor(y / 400)
-  local yoe = y - era * 400
-  local doy = floor((153 * ((m + 9) % 12) + 2) / 5) + d - 1
-  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
-end
-
-local function civil_from_days(z)
-  z = z + 719468
-  local era = floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = floor((doe - floor(doe / 1460) + floor(doe / 36524)
-    - floor(doe / 146096)) / 365)
-  local doy = doe - (365 * yoe + floor(yoe / 4) - floor(yoe / 100))
-  local mp = floor((5 * doy + 2) / 153)
-  local d = doy - floor((153 * mp + 2) / 5) + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  local y = yoe + era * 400
-  return m <= 2 and y + 1 or y, m, d
-end
-
--- Minutes east of UTC for "Z", "UTC", "+02:00", "-0530" or "+02".
-local function offset_minutes(zone)
-  if zone == nil or zone == NULL or zone == "" or zone == "Z"
-    or zone == "UTC" or zone == "GMT" then
-    return 0
-  end
-  local sign, h, m = match(zone, "^([-+])(%d%d):?(%d?%d?)$")
-  if not sign or (m ~= "" and #m ~= 2) then
-    return nil
-  end
-  local minutes = tonumber(h) * 60 + (tonumber(m) or 0)
-  return sign == "-" and -minutes or minutes
-end
-
--- Seconds since the epoch for epoch seconds, ms, µs or ns (told apart by
--- size) or ISO-8601 text.
-local function epoch_seconds(v)
-  local n = as_number(v)
-  if n then
-    local size = abs(n)
-    if size >= 1e17 then
-      return n / 1e9
-    elseif size >= 1e14 then
-      return n / 1e6
-    elseif size >= 1e11 then
-      return n / 1e3
-    end
-    return n
-  end
-  if type(v) ~= "string" then
-    return nil
-  end
-  local y, mo, d, rest = match(v, "^%s*(%d%d%d%d)%-(%d%d)%-(%d%d)(.-)%s*$")
-  if not y then
-    return nil
-  end
-  local h, mi, s, frac, zone = 0, 0, 0, "", "Z"
-  if rest ~= "" then
-    h, mi, rest = match(rest, "^[Tt ](%d%d):(%d%d)(.*)$")
-    if not h then
-      return nil
-    end
-    s = match(rest, "^:(%d%d)") or 0
-    rest = s ~= 0 and sub(rest, 4) or rest
-    frac = match(rest, "^[.,](%d+)") or ""
-    rest = sub(rest, frac ~= "" and #frac + 2 or 1)
-    zone = rest ~= "" and rest or "Z"
-  end
-  local offset = offset_minutes(zone == "z" and "Z" or zone)
-  if not offset then
-    return nil
-  end
-  mo, d, h, mi, s = tonumber(mo), tonumber(d), tonumber(h), tonumber(mi),
-    tonumber(s)
-  if mo < 1 or mo > 12 or d < 1 or d > 31 or h > 23 or mi > 59 or s > 60 then
-    return nil
-  end
-  local ms = frac ~= "" and floor(tonumber("0." .. frac) * 1000) / 1000 or 0
-  return days_from_civil(tonumber(y), mo, d) * 86400 + h * 3600 + mi * 60
-    + s + ms - offset * 60
-end
-
-local DAYS = {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday",
-  "Friday", "Saturday"}
-local MONTHS = {"January", "February", "March", "April", "May", "June",
-  "July", "August", "September", "October", "November", "December"}
-
-local function zone_text(offset, colon)
-  local sign = offset < 0 and "-" or "+"
-  offset = abs(offset)
-  return format(colon and "%s%02d:%02d" or "%s%02d%02d", sign,
-    floor(offset / 60), offset % 60)
-end
-
--- The strftime-like fields of a moment shifted by `offset` minutes.
-local function fields(seconds, offset)
-  local local_s = seconds + offset * 60
-  local whole = floor(local_s)
-  local days = floor(whole / 86400)
-  local secs = whole - days * 86400
-  local y, m, d = civil_from_days(days)
-  local H, M, S = floor(secs / 3600), floor(secs / 60) % 60, secs % 60
-  local yday = days - days_from_civil(y, 1, 1) + 1
-  local wday = (days + 4) % 7
-  local I = H % 12 == 0 and 12 or H % 12
-  return {
-    Y = format("%04d", y), y = format("%02d", y % 100),
-    m = format("%02d", m), d = format("%02d", d), e = format("%2d", d),
-    H = format("%02d", H), I = format("%02d", I), M = format("%02d", M),
-    S = format("%02d", S), p = H < 12 and "AM" or "PM",
-    L = format("%03d", floor((local_s - whole) * 1000 + 0.5) % 1000),
-    j = format("%03d", yday), a = sub(DAYS[wday + 1], 1, 3),
-    A = DAYS[wday + 1], b = sub(MONTHS[m], 1, 3), B = MONTHS[m],
-    z = zone_text(offset, false), Z = offset == 0 and "UTC"
-      or zone_text(offset, true),
-    s = format("%d", floor(seconds)), ["%"] = "%",
-    F = format("%04d-%02d-%02d", y, m, d),
-    T = format("%02d:%02d:%02d", H, M, S),
-  }
-end
-
 ---{{date value [format] [zone]}}: formats epoch seconds, milliseconds or
----ISO-8601 text; zone is "UTC" or a fixed offset such as "+02:00".
+---ISO-8601 text in UTC, a fixed offset ("+02:00") or a named zone
+---("Europe/Paris"); see date.lua.
 function M.date(...)
   local n, options = nargs(...), select(select("#", ...), ...)
   local value, fmt, zone = ...
@@ -433,25 +301,17 @@ function M.date(...)
   if value == nil or value == NULL then
     return value
   end
-  local seconds = epoch_seconds(value)
+  local seconds = date.epoch_seconds(value)
   if not seconds then
     fail(format("date: cannot read %q as a date", text(value)))
   end
-  local offset = offset_minutes(zone)
-  if not offset then
-    fail(format("date: time zone %q is not supported; use UTC or a fixed"
-      .. " offset such as +02:00", text(zone)))
+  local out = date.format(seconds, (fmt ~= nil and fmt ~= NULL)
+    and text(fmt) or nil, zone)
+  if not out then
+    fail(format("date: unknown time zone %q; use UTC, an offset such as"
+      .. " +02:00 or a tz database name such as Europe/Paris", text(zone)))
   end
-  if fmt == nil or fmt == NULL then
-    fmt = offset == 0 and "%Y-%m-%dT%H:%M:%SZ" or "%Y-%m-%dT%H:%M:%S%:z"
-  end
-  local f = fields(seconds, offset)
-  return (gsub(text(fmt), "%%(:?)(.)", function(colon, c)
-    if colon == ":" then
-      return c == "z" and zone_text(offset, true) or nil
-    end
-    return f[c]
-  end))
+  return out
 end
 
 -- Block helpers, for helpers that call them (templates inline these) --------

@@ -35,14 +35,16 @@ local JSONTEXT_MT = {__tostring = function(s) return s.text end}
 ---@param text string
 ---@return table
 function M.safe(text)
-  return setmetatable({text = tostring(text)}, SAFE_MT)
+  local s = setmetatable({text = tostring(text)}, SAFE_MT)
+  return s
 end
 
 ---Marks text as JSON: verbatim at a JSON value position, escaped elsewhere.
 ---@param text string
 ---@return table
 function M.json_text(text)
-  return setmetatable({text = text}, JSONTEXT_MT)
+  local s = setmetatable({text = text}, JSONTEXT_MT)
+  return s
 end
 
 ---True for a value that is a JSON array (marked by moonwire.json), or a
@@ -78,14 +80,36 @@ local function is_bignum(v)
 end
 M.is_bignum = is_bignum
 
+---A number for number-like values: numbers, big numbers and decimal text;
+---nil for anything else.
+---@param v any
+---@return number|nil
+function M.as_number(v)
+  if type(v) == "number" then
+    return v
+  elseif is_bignum(v) then
+    return tonumber(tostring(v))
+  elseif type(v) == "string"
+    and find(v, "^%s*%-?%d*%.?%d+[eE]?[-+]?%d*%s*$") then
+    return tonumber(v)
+  end
+  return nil
+end
+
 -- Path lookup ---------------------------------------------------------------
+
+-- The functions below that generated code calls return a local, never a
+-- call to a built-in: LuaJIT aborts a trace that starts in a function and
+-- leaves it through such a tail call, and after a few aborts it stops
+-- compiling the function and every loop that calls it.
 
 ---Reads key k (a string that is neither numeric nor "length") of t.
 function M.get(t, k)
+  local v
   if type(t) == "table" and getmetatable(t) ~= BIGNUM_MT then
-    return rawget(t, k)
+    v = rawget(t, k)
   end
-  return nil
+  return v
 end
 
 -- Number of characters of a UTF-8 string (continuation bytes not counted).
@@ -112,23 +136,23 @@ function M.getn(t, k)
     if k == "length" then
       return #t
     end
-    local i = tonumber(k)
+    local i, v = tonumber(k), nil
     if i and i >= 0 and i == floor(i) then
-      return rawget(t, i + 1)
+      v = rawget(t, i + 1)
     end
-    return nil
+    return v
   end
   if not is_object(t) then
     return nil
   end
+  local v
   if type(k) == "number" then
-    local v = rawget(t, M.num(k))
-    if v == nil then
-      v = rawget(t, k)
-    end
-    return v
+    v = rawget(t, M.num(k))
   end
-  return rawget(t, k)
+  if v == nil then
+    v = rawget(t, k)
+  end
+  return v
 end
 
 ---Mustache-style lookup of a path's first segment: the first context, from
@@ -276,7 +300,8 @@ function M.num(x)
     return "0"
   end
   if x == floor(x) and x < 9007199254740992 and x > -9007199254740992 then
-    return format("%d", x)
+    local s = format("%d", x)
+    return s
   end
   local sign = ""
   if x < 0 then
@@ -376,6 +401,23 @@ local function html_escape(s)
 end
 M.html_escape = html_escape
 
+-- RFC 3986 unreserved characters pass; every other byte is %XX.
+local function url_escape(s)
+  return (gsub(s, "[^%w%-%._~]", function(c)
+    return format("%%%02X", byte(c))
+  end))
+end
+M.url_escape = url_escape
+
+---{{x}} in a URL's path or query (url mode).
+function M.uenc(v)
+  local s = text(v)
+  if s == "." or s == ".." then
+    return (gsub(s, "%.", "%%2E")) -- a dot segment would climb the path
+  end
+  return url_escape(s)
+end
+
 ---{{x}} in html mode.
 function M.html(v)
   if type(v) == "table" and getmetatable(v) == SAFE_MT then
@@ -398,10 +440,10 @@ end
 
 -- Body of a JSON string literal for s.
 local function jescape(s)
-  if json_plain(s) then
-    return s
+  if not json_plain(s) then
+    s = json_escape(s)
   end
-  return json_escape(s)
+  return s
 end
 M.json_escape = jescape
 

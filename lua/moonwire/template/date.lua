@@ -1,0 +1,279 @@
+-- Dates for the `date` helper: reading epoch numbers and ISO-8601 text,
+-- time zones (UTC, fixed offsets, tz database names through moonwire.core)
+-- and strftime-like formats, compiled once per format text. The helper's
+-- argument handling is helpers.lua's.
+-- SPDX-License-Identifier: MIT
+
+local rt = require("moonwire.template.runtime")
+local core_ok, core = pcall(require, "moonwire.core")
+
+local type, tonumber, tostring = type, tonumber, tostring
+local floor, abs = math.floor, math.abs
+local find, sub, format, match = string.find, string.sub, string.format,
+  string.match
+local concat = table.concat
+
+local NULL = rt.NULL
+local tz_offset = core_ok and core.tz_offset or nil
+
+local M = {}
+
+-- Calendar ------------------------------------------------------------------
+
+-- Days since 1970-01-01 of a proleptic Gregorian date, and back.
+local function days_from_civil(y, m, d)
+  if m <= 2 then
+    y = y - 1
+  end
+  local era = floor(y / 400)
+  local yoe = y - era * 400
+  local doy = floor((153 * ((m + 9) % 12) + 2) / 5) + d - 1
+  local doe = yoe * 365 + floor(yoe / 4) - floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+local function civil_from_days(z)
+  z = z + 719468
+  local era = floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = floor((doe - floor(doe / 1460) + floor(doe / 36524)
+    - floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + floor(yoe / 4) - floor(yoe / 100))
+  local mp = floor((5 * doy + 2) / 153)
+  local d = doy - floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400
+  return m <= 2 and y + 1 or y, m, d
+end
+
+-- Reading moments -----------------------------------------------------------
+
+-- Minutes east of UTC for "Z", "UTC", "+02:00", "-0530" or "+02".
+local function offset_minutes(zone)
+  if zone == nil or zone == NULL or zone == "" or zone == "Z"
+    or zone == "UTC" or zone == "GMT" then
+    return 0
+  end
+  if type(zone) ~= "string" then
+    return nil
+  end
+  local sign, h, m = match(zone, "^([-+])(%d%d):?(%d?%d?)$")
+  if not sign or (m ~= "" and #m ~= 2) then
+    return nil
+  end
+  local minutes = tonumber(h) * 60 + (tonumber(m) or 0)
+  return sign == "-" and -minutes or minutes
+end
+
+-- Seconds since the epoch of ISO-8601 text; no zone means UTC.
+local function iso_seconds(v)
+  local y, mo, d, rest = match(v, "^%s*(%d%d%d%d)%-(%d%d)%-(%d%d)(.-)%s*$")
+  if not y then
+    return nil
+  end
+  local h, mi, s, frac, zone = 0, 0, 0, "", "Z"
+  if rest ~= "" then
+    h, mi, rest = match(rest, "^[Tt ](%d%d):(%d%d)(.*)$")
+    if not h then
+      return nil
+    end
+    s = match(rest, "^:(%d%d)") or 0
+    rest = s ~= 0 and sub(rest, 4) or rest
+    frac = match(rest, "^[.,](%d+)") or ""
+    rest = sub(rest, frac ~= "" and #frac + 2 or 1)
+    zone = rest ~= "" and rest or "Z"
+  end
+  local offset = offset_minutes(zone == "z" and "Z" or zone)
+  mo, d, h, mi, s = tonumber(mo), tonumber(d), tonumber(h), tonumber(mi),
+    tonumber(s)
+  if not offset or mo < 1 or mo > 12 or d < 1 or d > 31 or h > 23
+    or mi > 59 or s > 60 then
+    return nil
+  end
+  local ms = frac ~= "" and floor(tonumber("0." .. frac) * 1000) / 1000 or 0
+  return days_from_civil(tonumber(y), mo, d) * 86400 + h * 3600 + mi * 60
+    + s + ms - offset * 60
+end
+
+---Seconds since the epoch of a date value: epoch seconds, ms, µs or ns
+---(told apart by size), numeric text, or ISO-8601 text. nil if unreadable.
+---@param v any
+---@return number|nil
+function M.epoch_seconds(v)
+  local n = rt.as_number(v)
+  if not n then
+    return type(v) == "string" and iso_seconds(v) or nil
+  end
+  local size = abs(n)
+  if size >= 1e17 then
+    return n / 1e9
+  elseif size >= 1e14 then
+    return n / 1e6
+  elseif size >= 1e11 then
+    return n / 1e3
+  end
+  return n
+end
+
+-- Zones -----------------------------------------------------------------------
+
+local function zone_text(offset, colon)
+  local sign = offset < 0 and "-" or "+"
+  local minutes = floor(abs(offset) / 60)
+  return format(colon and "%s%02d:%02d" or "%s%02d%02d", sign,
+    floor(minutes / 60), minutes % 60)
+end
+
+---The offset east of UTC in seconds of a zone at a moment, the zone's
+---name for %Z, and whether it is a tz database zone; nil and a message for
+---a zone that is neither UTC, a fixed offset nor a known name.
+---@param zone any "UTC", "+02:00", "Europe/Paris", nil
+---@param seconds number
+---@return integer|nil offset
+---@return string abbreviation or message
+---@return boolean|nil named
+function M.zone_at(zone, seconds)
+  local minutes = offset_minutes(zone)
+  if minutes then
+    return minutes * 60, minutes == 0 and "UTC"
+      or zone_text(minutes * 60, true), false
+  end
+  if type(zone) ~= "string" or not tz_offset then
+    return nil, "not a time zone"
+  end
+  local offset, abbr = tz_offset(zone, floor(seconds))
+  return offset, abbr, offset and true or nil
+end
+
+-- Formats ---------------------------------------------------------------------
+
+local DAYS = {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday",
+  "Friday", "Saturday"}
+local MONTHS = {"January", "February", "March", "April", "May", "June",
+  "July", "August", "September", "October", "November", "December"}
+
+-- "00" to "99", so that the common fields need no string.format.
+local PAD2 = {}
+for i = 0, 99 do
+  PAD2[i] = format("%02d", i)
+end
+
+-- The moment being formatted: filled by `format_moment`, read by FIELDS.
+-- One table reused (no yields happen while it is in use).
+local t = {}
+
+local function year()
+  if t.y >= 1000 and t.y <= 9999 then
+    return tostring(t.y)
+  end
+  return format("%04d", t.y)
+end
+
+local FIELDS = {
+  Y = year,
+  y = function() return PAD2[t.y % 100] end,
+  m = function() return PAD2[t.m] end,
+  d = function() return PAD2[t.d] end,
+  e = function() return t.d < 10 and " " .. t.d or PAD2[t.d] end,
+  H = function() return PAD2[t.H] end,
+  I = function() return PAD2[t.H % 12 == 0 and 12 or t.H % 12] end,
+  M = function() return PAD2[t.M] end,
+  S = function() return PAD2[t.S] end,
+  p = function() return t.H < 12 and "AM" or "PM" end,
+  L = function() return format("%03d", floor(t.frac * 1000 + 0.5) % 1000) end,
+  j = function() return format("%03d", t.days - days_from_civil(t.y, 1, 1)
+    + 1) end,
+  a = function() return sub(DAYS[(t.days + 4) % 7 + 1], 1, 3) end,
+  A = function() return DAYS[(t.days + 4) % 7 + 1] end,
+  b = function() return sub(MONTHS[t.m], 1, 3) end,
+  B = function() return MONTHS[t.m] end,
+  z = function() return zone_text(t.offset, false) end,
+  [":z"] = function() return zone_text(t.offset, true) end,
+  Z = function() return t.abbr end,
+  s = function() return format("%d", floor(t.seconds)) end,
+  F = function() return year() .. "-" .. PAD2[t.m] .. "-" .. PAD2[t.d] end,
+  T = function() return PAD2[t.H] .. ":" .. PAD2[t.M] .. ":" .. PAD2[t.S] end,
+  ["%"] = function() return "%" end,
+}
+
+-- A format compiled to a list of literal texts and field functions.
+local function compile(fmt)
+  local items, n, i = {}, 0, 1
+  while true do
+    local j = find(fmt, "%", i, true)
+    if not j or j == #fmt then
+      break
+    end
+    local code = sub(fmt, j + 1, j + 1)
+    if code == ":" and sub(fmt, j + 2, j + 2) == "z" then
+      code = ":z"
+    end
+    if j > i then
+      n, items[n + 1] = n + 1, sub(fmt, i, j - 1)
+    end
+    n, items[n + 1] = n + 1, FIELDS[code] or "%" .. code
+    i = j + 1 + #code
+  end
+  if i <= #fmt then
+    items[n + 1] = sub(fmt, i)
+  end
+  return items
+end
+
+-- Compiled formats by text; bounded, starting over when full.
+local FORMAT_LIMIT = 256
+local compiled, ncompiled = {}, 0
+
+local function compiled_format(fmt)
+  local items = compiled[fmt]
+  if not items then
+    if ncompiled >= FORMAT_LIMIT then
+      compiled, ncompiled = {}, 0
+    end
+    items = compile(fmt)
+    compiled[fmt], ncompiled = items, ncompiled + 1
+  end
+  return items
+end
+
+-- Fills `t` with the local time of a moment at the given offset.
+local function set_moment(seconds, offset, abbr)
+  local local_s = seconds + offset
+  local whole = floor(local_s)
+  local days = floor(whole / 86400)
+  local secs = whole - days * 86400
+  t.y, t.m, t.d = civil_from_days(days)
+  t.H, t.M, t.S = floor(secs / 3600), floor(secs / 60) % 60, secs % 60
+  t.days, t.frac, t.seconds = days, local_s - whole, seconds
+  t.offset, t.abbr = offset, abbr
+end
+
+local out = {}
+
+---Formats a moment (epoch seconds) in a zone. The default format is ISO
+---8601: with "Z" in UTC, with the offset in any other zone.
+---@param seconds number
+---@param fmt string|nil strftime-like, see docs/templates.md
+---@param zone any
+---@return string|nil text
+---@return string|nil message when the zone is unknown
+function M.format(seconds, fmt, zone)
+  local offset, abbr, named = M.zone_at(zone, seconds)
+  if not offset then
+    return nil, abbr
+  end
+  if fmt == nil then
+    fmt = (offset == 0 and not named) and "%Y-%m-%dT%H:%M:%SZ"
+      or "%Y-%m-%dT%H:%M:%S%:z"
+  end
+  local items = compiled_format(fmt)
+  set_moment(seconds, offset, abbr)
+  for i = 1, #items do
+    local item = items[i]
+    out[i] = type(item) == "string" and item or item()
+  end
+  local text = concat(out, "", 1, #items)
+  return text
+end
+
+return M
