@@ -30,6 +30,7 @@ typedef struct args {
     const char *data;
     int dry_run;
     int json_out;
+    int secret;
     const char *pos[4096];
     int npos;
     const char *sets[MAX_LIST];
@@ -55,6 +56,9 @@ static const char usage[] =
     "      --json                print the problems as JSON\n"
     "  render [TEMPLATE]       render a template (stdin when no file)\n"
     "      --mode json|text|html --data FILE --missing empty|null|error\n"
+    "  settings [list | set NAME VALUE | unset NAME]\n"
+    "                          integration settings kept in the database\n"
+    "      --db FILE --integration NAME --secret (VALUE - reads stdin)\n"
     "  test [PATH...]          run Lua spec files inside the runtime\n"
     "  generate PROMPT         draft a workflow from a description\n"
     "      --provider builtin|openai --db FILE --integration NAME\n"
@@ -87,6 +91,10 @@ static int parse_args(int argc, char **argv, args *a)
         }
         if (strcmp(o, "--json") == 0) {
             a->json_out = 1;
+            continue;
+        }
+        if (strcmp(o, "--secret") == 0) {
+            a->secret = 1;
             continue;
         }
         if (o[0] != '-' || strcmp(o, "-") == 0) {
@@ -405,6 +413,8 @@ static int cmd_lua(mw_host *h, const args *a)
     lua_createtable(L, 0, 4);
     lua_pushboolean(L, a->json_out);
     lua_setfield(L, -2, "json");
+    lua_pushboolean(L, a->secret);
+    lua_setfield(L, -2, "secret");
     if (a->mode) {
         lua_pushstring(L, a->mode);
         lua_setfield(L, -2, "mode");
@@ -468,7 +478,7 @@ int mw_cli_main(int argc, char **argv)
     a.cmd = argv[1];
     if (strcmp(a.cmd, "run") && strcmp(a.cmd, "validate") &&
         strcmp(a.cmd, "render") && strcmp(a.cmd, "test") &&
-        strcmp(a.cmd, "generate")) {
+        strcmp(a.cmd, "generate") && strcmp(a.cmd, "settings")) {
         fprintf(stderr, "moonwire: unknown command \"%s\"\n%s", a.cmd, usage);
         return 2;
     }
@@ -485,6 +495,8 @@ int mw_cli_main(int argc, char **argv)
         opts.db_path = a.db ? a.db : "moonwire.db";
     else if (strcmp(a.cmd, "generate") == 0)
         opts.db_path = a.db;
+    else if (strcmp(a.cmd, "settings") == 0)
+        opts.db_path = a.db ? a.db : "moonwire.db";
     h = mw_host_create(&opts, &e);
     if (!h) {
         fprintf(stderr, "moonwire: %s\n", e.msg);

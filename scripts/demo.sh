@@ -14,7 +14,13 @@ trap 'kill "$tpid" 2>/dev/null || true; rm -rf "$work"' EXIT
 python3 "$shared/tools/target.py" >"$work/port" &
 tpid=$!
 for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
-base="http://127.0.0.1:$(head -n1 "$work/port")"
+port=$(head -n1 "$work/port")
+if [ -z "$port" ]; then
+    echo "demo: the target ($shared/tools/target.py) did not start;" \
+         "set MOONWIRE_SHARED to the shared/ folder" >&2
+    exit 1
+fi
+base="http://127.0.0.1:$port"
 share="$shared/data/payloads/bigpanda-incident-new.json"
 
 echo "== target on $base; running the example twice on $share"

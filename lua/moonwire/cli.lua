@@ -193,6 +193,41 @@ function M.generate(words, opts)
   return gen.cli(words, opts)
 end
 
+--- `moonwire settings [list | set NAME VALUE [--secret] | unset NAME]`:
+--- the settings `run --db` gives templates as integration.NAME. A secret
+--- is sealed at rest and never printed; VALUE "-" reads standard input.
+function M.settings(words, opts)
+  local core = require("moonwire.core")
+  local integ = opts.integration or "default"
+  local verb, name, value = words[1] or "list", words[2], words[3]
+  if verb == "list" then
+    local all, names = core.settings(integ), {}
+    for n in pairs(all) do names[#names + 1] = n end
+    table.sort(names)
+    for _, n in ipairs(names) do
+      stdout:write(format("%s=%s\n", n, all[n].secret and "[secret]" or all[n].value))
+    end
+    return 0
+  end
+  if verb == "set" and name and value then
+    if value == "-" then value = (io.read("*l") or "") end
+    local ok, err = core.setting_put(integ, name, value,
+      opts.secret or runtime.is_secret_name(name) and true or false)
+    if not ok then
+      stderr:write("moonwire settings: ", err, "\n")
+      return 1
+    end
+    return 0
+  end
+  if verb == "unset" and name then
+    core.sql("DELETE FROM settings WHERE integration = ? AND name = ?", integ, name)
+    return 0
+  end
+  stderr:write("usage: moonwire settings [list | set NAME VALUE [--secret] | "
+    .. "unset NAME] [--db FILE] [--integration NAME]\n")
+  return 2
+end
+
 --- `moonwire test [PATH...]`: runs spec files; 1 when any fails.
 function M.test(paths, opts)
   return require("moonwire.spec").run(paths, opts)

@@ -8,7 +8,8 @@ local template = require("moonwire.template")
 local json = require("moonwire.json")
 
 local ROOT = os.getenv("MOONWIRE_SOURCE_DIR") or "."
-local DATA = ROOT .. "/../shared/data/templates/"
+local SHARED = os.getenv("MOONWIRE_SHARED") or (ROOT .. "/../shared")
+local DATA = SHARED .. "/data/templates/"
 
 -- Handlebars cases whose `note` flags a JavaScript artefact we do not copy.
 -- (The other noted case, JavaScript number formatting, we do copy.)
