@@ -745,17 +745,29 @@ static int encode_array(enc *c, int idx, size_t n)
     return mw_buf_addc(c->out, ']');
 }
 
+/* An object key: Lua strings may hold NUL bytes, so keys keep lengths. */
+typedef struct key {
+    const char *s;
+    size_t n;
+} key;
+
 static int cmp_keys(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    const key *x = a, *y = b;
+    size_t n = x->n < y->n ? x->n : y->n;
+    int c = memcmp(x->s, y->s, n);
+
+    if (c != 0)
+        return c;
+    return x->n < y->n ? -1 : x->n > y->n;
 }
 
 /* Collects the string keys of the table at idx, sorted. Leaves no stack
  * change; the strings stay alive because the table holds them. */
-static const char **sorted_keys(enc *c, int idx, size_t *count)
+static key *sorted_keys(enc *c, int idx, size_t *count)
 {
     size_t n = 0, cap = 8;
-    const char **keys = malloc(cap * sizeof(*keys));
+    key *keys = malloc(cap * sizeof(*keys));
 
     if (!keys)
         return NULL;
@@ -771,7 +783,7 @@ static const char **sorted_keys(enc *c, int idx, size_t *count)
             return NULL;
         }
         if (n == cap) {
-            const char **grown = realloc(keys, 2 * cap * sizeof(*keys));
+            key *grown = realloc(keys, 2 * cap * sizeof(*keys));
             if (!grown) {
                 lua_pop(c->L, 1);
                 free(keys);
@@ -780,7 +792,8 @@ static const char **sorted_keys(enc *c, int idx, size_t *count)
             keys = grown;
             cap *= 2;
         }
-        keys[n++] = lua_tostring(c->L, -1);
+        keys[n].s = lua_tolstring(c->L, -1, &keys[n].n);
+        n++;
     }
     qsort(keys, n, sizeof(*keys), cmp_keys);
     *count = n;
@@ -790,7 +803,7 @@ static const char **sorted_keys(enc *c, int idx, size_t *count)
 static int encode_object(enc *c, int idx)
 {
     size_t n = 0;
-    const char **keys = sorted_keys(c, idx, &n);
+    key *keys = sorted_keys(c, idx, &n);
     int rc = -1;
 
     if (!keys)
@@ -802,10 +815,11 @@ static int encode_object(enc *c, int idx)
         if (i > 0 && mw_buf_addc(c->out, ',') < 0)
             goto out;
         if (newline(c) < 0 || mw_buf_addc(c->out, '"') < 0 ||
-            mw_json_escape(c->out, keys[i], strlen(keys[i])) < 0 ||
+            mw_json_escape(c->out, keys[i].s, keys[i].n) < 0 ||
             mw_buf_adds(c->out, (c->flags & MW_JSON_PRETTY) ? "\": " : "\":") < 0)
             goto out;
-        lua_getfield(c->L, idx, keys[i]);
+        lua_pushlstring(c->L, keys[i].s, keys[i].n);
+        lua_rawget(c->L, idx);
         if (encode_value(c, lua_gettop(c->L)) < 0)
             goto out;
         lua_pop(c->L, 1);

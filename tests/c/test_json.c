@@ -71,6 +71,8 @@ static const struct {
     {"lone surrogate becomes U+FFFD", "\"\\ud800x\"", "\"\xEF\xBF\xBDx\""},
     {"invalid UTF-8 becomes U+FFFD", "\"a\xFF" "b\"", "\"a\xEF\xBF\xBD" "b\""},
     {"U+2028 is escaped on output", "\"\xE2\x80\xA8\"", "\"\\u2028\""},
+    {"keys that differ after a NUL stay apart", "{\"k\\u0000y\":2,\"k\\u0000x\":1}",
+     "{\"k\\u0000x\":1,\"k\\u0000y\":2}"},
     {"byte-order mark is skipped", "\xEF\xBB\xBF{\"a\":true}", "{\"a\":true}"},
     {"unicode text passes through", "\"Ünïcödé — 日本語 🚨\"",
      "\"Ünïcödé — 日本語 🚨\""},
