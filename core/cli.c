@@ -16,6 +16,7 @@
 #include "host.h"
 #include "json.h"
 #include "log.h"
+#include "repl.h"
 #include "walker.h"
 
 #define MAX_LIST 64
@@ -27,6 +28,8 @@ typedef struct args {
     const char *mode;
     const char *missing;
     const char *provider;
+    const char *workflow;
+    const char *share;
     const char *data;
     int dry_run;
     int json_out;
@@ -59,6 +62,8 @@ static const char usage[] =
     "  settings [list | set NAME VALUE | unset NAME]\n"
     "                          integration settings kept in the database\n"
     "      --db FILE --integration NAME --secret (VALUE - reads stdin)\n"
+    "  repl [--workflow FILE] [--share FILE]\n"
+    "                          a Lua prompt inside the runtime\n"
     "  test [PATH...]          run Lua spec files inside the runtime\n"
     "  generate PROMPT         draft a workflow from a description\n"
     "      --provider builtin|openai --db FILE --integration NAME\n"
@@ -119,6 +124,10 @@ static int parse_args(int argc, char **argv, args *a)
             slot = &a->missing;
         else if (strcmp(o, "--provider") == 0)
             slot = &a->provider;
+        else if (strcmp(o, "--workflow") == 0)
+            slot = &a->workflow;
+        else if (strcmp(o, "--share") == 0)
+            slot = &a->share;
         else if (strcmp(o, "--log-level") == 0 &&
                  mw_log_set_level(argv[i + 1]) < 0) {
             fprintf(stderr, "moonwire: --log-level must be error, warn, info "
@@ -478,7 +487,8 @@ int mw_cli_main(int argc, char **argv)
     a.cmd = argv[1];
     if (strcmp(a.cmd, "run") && strcmp(a.cmd, "validate") &&
         strcmp(a.cmd, "render") && strcmp(a.cmd, "test") &&
-        strcmp(a.cmd, "generate") && strcmp(a.cmd, "settings")) {
+        strcmp(a.cmd, "generate") && strcmp(a.cmd, "settings") &&
+        strcmp(a.cmd, "repl")) {
         fprintf(stderr, "moonwire: unknown command \"%s\"\n%s", a.cmd, usage);
         return 2;
     }
@@ -503,7 +513,12 @@ int mw_cli_main(int argc, char **argv)
         free(envpath);
         return 2;
     }
-    rc = strcmp(a.cmd, "run") == 0 ? cmd_run(h, &a) : cmd_lua(h, &a);
+    if (strcmp(a.cmd, "run") == 0)
+        rc = cmd_run(h, &a);
+    else if (strcmp(a.cmd, "repl") == 0)
+        rc = mw_repl_main(h, a.workflow, a.share);
+    else
+        rc = cmd_lua(h, &a);
     mw_host_destroy(h);
     free(envpath);
     return rc;

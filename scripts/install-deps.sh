@@ -8,7 +8,7 @@ pkgs=(
     build-essential cmake pkg-config
     libluajit-5.1-dev luajit
     libcurl4-openssl-dev libcjson-dev libevent-dev libsqlite3-dev
-    libhttp-parser-dev libssl-dev
+    libhttp-parser-dev libssl-dev libedit-dev
     python3 curl
 )
 
