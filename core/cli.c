@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <lauxlib.h>
@@ -501,8 +502,15 @@ int mw_cli_main(int argc, char **argv)
             env_node_dirs(&a, envpath);
     }
     opts.node_dirs = a.node_dirs;
+    if (getenv("MOONWIRE_NODE_INSTRUCTIONS"))
+        opts.node_instructions = atof(getenv("MOONWIRE_NODE_INSTRUCTIONS"));
+    if (getenv("MOONWIRE_NODE_MEMORY_MB"))
+        opts.node_memory_mb = atof(getenv("MOONWIRE_NODE_MEMORY_MB"));
+    /* A dry run reads an existing database but never creates one. */
     if (strcmp(a.cmd, "run") == 0)
         opts.db_path = a.db ? a.db : "moonwire.db";
+    if (a.dry_run && opts.db_path && access(opts.db_path, F_OK) != 0)
+        opts.db_path = NULL;
     else if (strcmp(a.cmd, "generate") == 0)
         opts.db_path = a.db;
     else if (strcmp(a.cmd, "settings") == 0)

@@ -51,6 +51,9 @@ static const setting settings_table[] = {
     {"retention_days", "MOONWIRE_RETENTION_DAYS", NULL, cJSON_Number, "7"},
     {"retention_count", "MOONWIRE_RETENTION_COUNT", NULL, cJSON_Number, "10000"},
     {"max_concurrent", "MOONWIRE_MAX_CONCURRENT", NULL, cJSON_Number, "512"},
+    {"node_instructions", "MOONWIRE_NODE_INSTRUCTIONS", NULL, cJSON_Number,
+     "50000000"},
+    {"node_memory_mb", "MOONWIRE_NODE_MEMORY_MB", NULL, cJSON_Number, "64"},
     {NULL, NULL, NULL, 0, NULL},
 };
 
@@ -515,6 +518,8 @@ static int serve(daemon *d, mw_err *e)
         if (cJSON_IsString(p))
             dirs[n++] = p->valuestring;
     opts.db_path = db;
+    opts.node_instructions = cfg_num(d->config, "node_instructions");
+    opts.node_memory_mb = cfg_num(d->config, "node_memory_mb");
     snprintf(key, sizeof(key), "%s/secret.key", dir);
     opts.key_file = cfg_str(d->config, "secret_key_file")
                         ? cfg_str(d->config, "secret_key_file") : key;

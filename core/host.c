@@ -22,6 +22,7 @@
 #include "log.h"
 #include "sqlrun.h"
 #include "store.h"
+#include "tz.h"
 #include "walker.h"
 
 #ifndef MW_SOURCE_DIR
@@ -438,6 +439,7 @@ static int open_core(lua_State *L)
     lua_newtable(L);
     luaL_register(L, NULL, fns);
     mw_walker_register(L);
+    mw_tz_register(L);
     if (h->sqlrun)
         mw_sqlrun_register(L, h->sqlrun);
     lua_pushstring(L, h->lua_dir);
@@ -501,6 +503,14 @@ static int init_runtime(mw_host *h, const mw_host_opts *opts, mw_err *e)
         lua_rawseti(L, -2, ++i);
     }
     lua_setfield(L, -2, "node_dirs");
+    if (opts->node_instructions > 0) {
+        lua_pushnumber(L, opts->node_instructions);
+        lua_setfield(L, -2, "node_instructions");
+    }
+    if (opts->node_memory_mb > 0) {
+        lua_pushnumber(L, opts->node_memory_mb);
+        lua_setfield(L, -2, "node_memory_mb");
+    }
     return mw_host_pcall(L, 1, 0, e);
 }
 

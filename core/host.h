@@ -29,6 +29,8 @@ typedef struct mw_host_opts {
     const char *db_path;         /* NULL: no database */
     const char *key_file;        /* seals secret settings; NULL: db_path.key */
     const char *const *node_dirs; /* extra node directories, NULL-ended */
+    double node_instructions;    /* user-node CPU bound; 0: the default */
+    double node_memory_mb;       /* user-node memory bound; 0: the default */
 } mw_host_opts;
 
 /* Creates the loop, the HTTP client, the store and the Lua state, and

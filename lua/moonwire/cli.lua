@@ -110,7 +110,8 @@ function M.validate(files, opts)
     end
     if wf then
       if not opts.json then
-        stdout:write(format("%s: valid (%d nodes)\n", file, #wf.nodes))
+        stdout:write(format("%s: valid (%d node%s)\n", file, #wf.nodes,
+          #wf.nodes == 1 and "" or "s"))
       end
       report[#report + 1] = { file = file, valid = true, errors = json.array() }
     else

@@ -91,8 +91,8 @@ local function template_error(self, what, err)
     where = format(" (line %d, column %d)", err.line, err.col or 0)
   end
   local msg = type(err) == "table" and (err.message or tostring(err)) or tostring(err)
-  return format("template %s of node %s%s: %s", what or "", self.node.id,
-    where, msg)
+  return format("template%s of node %s%s: %s", what and (" " .. what) or "",
+    self.node.id, where, msg)
 end
 
 --- Renders a template to text. opts.mode: "text" (default), "json", "html";
@@ -255,7 +255,12 @@ function Ctx:http(req)
   end
   local send = private[self].exec.http_stub
   if send then
-    local res, err = send(record)
+    local raw = {}
+    for _, l in ipairs(lines) do
+      local name, value = l:match("^([^:]+): (.*)$")
+      raw[name] = value
+    end
+    local res, err = send({ method = method, url = url, headers = raw, body = body })
     if not res then record.error = err and err.message; return nil, err end
     res.headers = res.headers or {}
     res.body = res.body or ""

@@ -15,7 +15,7 @@ local out = io.stdout
 local M = { busy = false }
 
 local state = { exec = nil, wf = nil, cursor = nil, answers = nil, settings = {} }
-local env = setmetatable({}, { __index = _G })
+local env = setmetatable({ json = json }, { __index = _G })
 
 local function show(v)
   if type(v) == "table" or v == json.null then
@@ -90,9 +90,11 @@ function env.schema(type_name)
   if not mod then error("no node type " .. tostring(type_name), 0) end
   say("%s: %s", mod.type, mod.description or "")
   for _, f in ipairs(mod.schema) do
-    say("  %-20s %-9s%s%s%s", f.name, f.kind, f.required and " required" or "",
+    say("  %-20s %-9s%s%s%s%s", f.name, f.kind, f.required and " required" or "",
       f.secret and " secret" or "",
-      f.default ~= nil and (" default " .. show(f.default)) or "")
+      f.default ~= nil and (" default " .. show(f.default)) or "",
+      f.enum and (" one of " .. table.concat(f.enum, ", ")) or "")
+    if f.description then say("  %20s %s", "", f.description) end
   end
   local ok, ports = pcall(mod.ports, {})
   if ok then say("  ports: %s", table.concat(ports, ", ")) end

@@ -27,10 +27,12 @@ local state = {
 
 -- ---- the sandbox of user node modules --------------------------------------
 
--- Bounds of one run() of a user module. The instruction count is the CPU
--- bound: user modules run interpreted (JIT off), so a count hook sees
--- every loop, and instructions, unlike seconds, do not depend on what
--- else the machine does. About 50 million take a second here.
+-- Bounds of one run() of a user module (MOONWIRE_NODE_INSTRUCTIONS and
+-- MOONWIRE_NODE_MEMORY_MB, or node_instructions and node_memory_mb in the
+-- daemon's config). The instruction count is the CPU bound: user modules
+-- run interpreted (JIT off), so a count hook sees every loop, and
+-- instructions, unlike seconds, do not depend on what else the machine
+-- does. 50 million take about 0.2 s here.
 M.limits = {
   instructions = 50000000,
   memory_mb = 64,       -- growth of the Lua heap while the node runs
@@ -58,12 +60,20 @@ local function rethrow(ok, ...)
   return ok, ...
 end
 
+-- The hook functions arm_limits installs, to tell sandboxed code apart.
+local sandbox_hooks = setmetatable({}, { __mode = "k" })
+
+local function in_sandbox()
+  local hook = debug.gethook()
+  return hook ~= nil and sandbox_hooks[hook] == true
+end
+
 --- Arms the bounds on the running coroutine; returns the disarm function.
 local function arm_limits()
   local limits = M.limits
   local count, heap0 = 0, collectgarbage("count")
   local max_heap = limits.memory_mb * 1024
-  debug.sethook(function()
+  local function hook()
     count = count + HOOK_STEP
     if count > limits.instructions then
       error(over_budget(format("the node ran more than %d instructions (its CPU "
@@ -76,8 +86,24 @@ local function arm_limits()
           .. "memory bound) and was stopped", limits.memory_mb)), 0)
       end
     end
-  end, "", HOOK_STEP)
+  end
+  sandbox_hooks[hook] = true
+  debug.sethook(hook, "", HOOK_STEP)
   return function() debug.sethook() end
+end
+
+--- fn under the sandbox's bounds, unless the caller's are armed already
+--- (a user node calling back into its own module).
+local function bounded(fn)
+  if type(fn) ~= "function" then return fn end
+  return function(...)
+    if in_sandbox() then return fn(...) end
+    local disarm = arm_limits()
+    local res = { pcall(fn, ...) }
+    disarm()
+    if not res[1] then error(res[2], 0) end
+    return unpack(res, 2, table.maxn(res))
+  end
 end
 
 local function capped(fn, what)
@@ -91,14 +117,24 @@ local function capped(fn, what)
   end
 end
 
+-- Any string value reaches the real string library through its metatable
+-- ("x"):rep(n), so the guards sit on the library itself: string.dump is
+-- gone for everyone (nothing in Moonwire needs it) and string.rep is
+-- capped inside the sandbox.
+local raw_rep = string.rep
+string.dump = nil
+
 local function safe_rep(s, n, sep)
-  local size = #tostring(s) * (tonumber(n) or 0)
-  if size > M.limits.string_mb * 1048576 then
-    error(over_budget(format("string.rep would build %d bytes, more than %d MB",
-      size, M.limits.string_mb)), 0)
+  if in_sandbox() then
+    local size = (#tostring(s) + #tostring(sep or "")) * (tonumber(n) or 0)
+    if size > M.limits.string_mb * 1048576 then
+      error(over_budget(format("string.rep would build %d bytes, more than %d MB",
+        size, M.limits.string_mb)), 0)
+    end
   end
-  return string.rep(s, n, sep)
+  return raw_rep(s, n, sep)
 end
+string.rep = safe_rep
 
 local function read_only(t, name)
   return setmetatable({}, {
@@ -184,6 +220,9 @@ local function load_module(file, builtin)
   local ok, mod = pcall(chunk)
   if disarm then disarm() end
   if not ok then return nil, tostring(mod) end
+  if type(mod) == "table" and mod.helpers ~= nil and mod.run == nil then
+    return mod -- template helpers, not a node type: load_catalog checks them
+  end
   local errs = check_module(mod, file)
   if #errs > 0 then
     local msgs = {}
@@ -191,18 +230,64 @@ local function load_module(file, builtin)
     return nil, table.concat(msgs, "; ")
   end
   mod.sandboxed = not builtin
+  if not builtin then
+    mod.ports, mod.outputs = bounded(mod.ports), bounded(mod.outputs)
+    mod.validate = bounded(mod.validate)
+  end
   mod.ports = mod.ports or function() return { "next", "error" } end
   mod.outputs = mod.outputs or function() return {} end
   mod.schema = mod.schema or {}
   return mod
 end
 
+-- ---- template helpers from the node path ------------------------------------
+
+-- A helper of a sandboxed module runs under the sandbox's bounds (bounded),
+-- unless its caller's are armed already (a user node rendering a template).
+
+-- Takes the helpers of a module that returns {helpers = {name = fn}} and
+-- no run into `found` (name -> {fn, file}), or returns why it cannot: a
+-- helper that is no function, replaces a built-in or is already defined.
+local function take_helpers(found, mod, file, sandboxed)
+  local template, why = require("moonwire.template"), {}
+  if type(mod.helpers) ~= "table" then
+    return "helpers must be a table of name = function"
+  end
+  for name, fn in pairs(mod.helpers) do
+    if type(name) ~= "string" or not name:find("^[^%s]+$") then
+      why[#why + 1] = format("helper name %s is not a word", tostring(name))
+    elseif type(fn) ~= "function" then
+      why[#why + 1] = format("helper %q is a %s, not a function", name,
+        type(fn))
+    elseif template.is_builtin_helper(name) then
+      why[#why + 1] = format("helper %q is built in and cannot be replaced",
+        name)
+    elseif found[name] then
+      why[#why + 1] = format("helper %q is already defined by %s", name,
+        found[name].file)
+    end
+  end
+  if #why > 0 then return table.concat(why, "; ") end
+  for name, fn in pairs(mod.helpers) do
+    found[name] = { fn = sandboxed and bounded(fn) or fn, file = file }
+  end
+end
+
+-- Replaces the helpers of the previous load with those found now.
+local function install_helpers(found)
+  local template = require("moonwire.template")
+  for name in pairs(state.helpers or {}) do template.unregister_helper(name) end
+  for name, h in pairs(found) do template.register_helper(name, h.fn) end
+  state.helpers = found
+end
+
 --- Loads every node type from the node path: the built-in directory first,
 --- then the configured ones. A bad or duplicate module is reported and
---- skipped; the others load.
+--- skipped; the others load. A module that returns {helpers = {...}} and no
+--- run adds template helpers instead of a node type.
 ---@param dirs string[]
 function M.load_catalog(dirs)
-  local catalog, origins, errors = {}, {}, {}
+  local catalog, origins, errors, helpers = {}, {}, {}, {}
   for i, dir in ipairs(dirs) do
     local names = core.list_dir(dir) or {}
     table.sort(names)
@@ -210,7 +295,10 @@ function M.load_catalog(dirs)
       if name:match("%.lua$") and not name:match("_spec%.lua$") then
         local file = dir .. "/" .. name
         local mod, err = load_module(file, i == 1)
-        if not mod then
+        if mod and mod.helpers ~= nil and mod.run == nil then
+          err = take_helpers(helpers, mod, file, i > 1)
+          if err then errors[#errors + 1] = { file = file, message = err } end
+        elseif not mod then
           errors[#errors + 1] = { file = file, message = err }
         elseif catalog[mod.type] then
           errors[#errors + 1] = { file = file, message = format(
@@ -221,6 +309,7 @@ function M.load_catalog(dirs)
       end
     end
   end
+  install_helpers(helpers)
   for _, e in ipairs(errors) do
     core.log("warn", format("node module %s refused: %s", e.file, e.message))
   end
@@ -231,6 +320,8 @@ end
 ---@param opts table node_dirs
 function M.init(opts)
   state.node_dirs = opts.node_dirs or {}
+  M.limits.instructions = opts.node_instructions or M.limits.instructions
+  M.limits.memory_mb = opts.node_memory_mb or M.limits.memory_mb
   M.load_catalog(state.node_dirs)
 end
 

@@ -66,6 +66,12 @@ function M.run(exec, type_name, config)
   if errors and #errors > 0 then
     return nil, errors[1].path .. ": " .. errors[1].message
   end
+  local ok, problems = pcall(mod.validate or function() return {} end, normalized)
+  if not ok then return nil, "validate() failed: " .. tostring(problems) end
+  if type(problems) == "table" and problems[1] then
+    return nil, "$.config." .. tostring(problems[1].path) .. ": "
+      .. tostring(problems[1].message)
+  end
   local node = { id = "spec_" .. type_name, type = type_name,
     config = normalized, module = mod }
   exec.wf.nodes[#exec.wf.nodes + 1] = node

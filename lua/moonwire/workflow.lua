@@ -733,6 +733,20 @@ function emit(buf, v, depth, shape)
   end
 end
 
+-- Without its schema (the node type is gone) a config's secrets are
+-- known only by their names: anything named like a credential is dropped.
+local function strip_by_name(config)
+  local out = {}
+  for k, v in pairs(config) do
+    local n = tostring(k):lower()
+    local secret = n:find("secret", 1, true) or n:find("password", 1, true)
+      or n:find("token", 1, true) or n:find("api_?key") or n:find("private", 1, true)
+      or n:find("routing_key", 1, true) or n:find("credential", 1, true)
+    if not secret then out[k] = v end
+  end
+  return out
+end
+
 -- A shallow copy of doc whose node configs have no secret fields.
 local function without_secrets(doc, catalog)
   local out = {}
@@ -742,10 +756,14 @@ local function without_secrets(doc, catalog)
   out.nodes = json.array({})
   for i, node in ipairs(doc.nodes) do
     local mod = is_object(node) and catalog[node.type]
-    if mod and type(mod.schema) == "table" and is_object(node.config) then
+    if is_object(node) and is_object(node.config) then
       local copy = {}
       for k, v in pairs(node) do copy[k] = v end
-      copy.config = schema.strip_secrets(mod.schema, node.config)
+      if mod and type(mod.schema) == "table" then
+        copy.config = schema.strip_secrets(mod.schema, node.config)
+      else
+        copy.config = strip_by_name(node.config)
+      end
       node = copy
     end
     out.nodes[i] = node

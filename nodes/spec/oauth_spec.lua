@@ -28,7 +28,7 @@ describe("oauth run", function()
     expect(port).to_be("next")
     local req = peer.requests[1]
     expect(req.body).to_be("grant_type=client_credentials")
-    expect(req.headers.Authorization).to_be("[redacted]")
+    expect(req.headers.Authorization).to_be("Basic Y2xpZW50LWFiYzpzM2NyM3QlMjE=")
     expect(exec.vars.token.access_token).to_be("tok-1")
     expect(core.base64("client-abc:s3cr3t%21")).to_be("Y2xpZW50LWFiYzpzM2NyM3QlMjE=")
   end)

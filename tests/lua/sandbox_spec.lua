@@ -45,6 +45,8 @@ local cases = {
   error_table = 'error({ nope = true })',
   error_nil = 'error(nil)',
   internals = 'local mt = getmetatable(ctx) mt.__index.http = nil',
+  string_method_rep = 'local s = ("x"):rep(2^30)',
+  string_method_dump = 'local d = ("").dump(function() end)',
 }
 
 local names = {}
@@ -55,6 +57,12 @@ for name, body in pairs(cases) do
   f:close()
 end
 table.sort(names)
+local loops = assert(io.open(dir .. "/loops.lua", "w"))
+loops:write([[
+return { type = "loops", title = "Loops", description = "ports never return",
+  schema = {}, ports = function() while true do end end,
+  run = function() return "next" end }]])
+loops:close()
 local bc = assert(io.open(dir .. "/bytecode.lua", "w"))
 bc:write(string.char(27) .. "LJ\2\0garbage")
 bc:close()
@@ -80,6 +88,12 @@ describe("user node sandbox", function()
       expect(core.now_ms() - t0 < 10000).to_be(true)
     end)
   end
+  it("bounds a module's ports() as well as its run()", function()
+    local wf, errors = runtime.load_workflow({ format = 1,
+      nodes = { { id = "a", type = "loops", config = {} } }, connections = {} })
+    expect(wf).to_be_nil()
+    expect(require("moonwire.json").encode(errors)).to_contain("instructions")
+  end)
   it("leaves the runtime working for other executions", function()
     local exec = testing.exec({ incident = { id = "i", status = "ok" } })
     expect(testing.run(exec, "transform",

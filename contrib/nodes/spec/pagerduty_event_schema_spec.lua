@@ -1,0 +1,71 @@
+-- SPDX-License-Identifier: MIT
+-- pagerduty_event schema: defaults, refusals with their JSON paths, and
+-- the routing key kept out of traces and exports.
+local runtime = require("moonwire.runtime")
+local schema = require("moonwire.schema")
+local workflow = require("moonwire.workflow")
+
+local mod = runtime.catalog().pagerduty_event
+
+local function import(config)
+  return runtime.load_workflow({ format = 1, nodes = {
+    { id = "page", type = "pagerduty_event", config = config } } })
+end
+
+describe("pagerduty_event schema", function()
+  it("is a sandboxed node type loaded from the node path", function()
+    expect(mod).to_be_truthy()
+    expect(mod.sandboxed).to_be(true)
+  end)
+  it("imports a config with only a summary and fills in the rest", function()
+    local wf, errors = import({ summary = "{{incident.status}}" })
+    expect(errors).to_be_nil()
+    local c = wf.nodes[1].config
+    expect(c.routing_key).to_be("{{integration.pagerduty_routing_secret}}")
+    expect(c.event_action).to_be("auto")
+    expect(c.dedup_key).to_be("{{metadata.incident_id}}")
+    expect(c.status_path).to_be("incident.status")
+    expect(table.concat(c.resolve_on, ",")).to_be("ok,resolved,closed,recovered")
+    expect(c.fallback_severity).to_be("warning")
+    expect(c.save_id).to_be(false)
+  end)
+  it("requires a summary", function()
+    local _, errors = import({})
+    expect(errors[1].path).to_be("$.nodes[0].config.summary")
+    expect(errors[1].message).to_contain("required")
+  end)
+  it("refuses an event action PagerDuty does not know", function()
+    local _, errors = import({ summary = "x", event_action = "close" })
+    expect(errors[1].path).to_be("$.nodes[0].config.event_action")
+    expect(errors[1].message).to_contain("trigger, acknowledge, resolve")
+  end)
+  it("refuses a fallback severity outside the four", function()
+    local _, errors = import({ summary = "x", fallback_severity = "high" })
+    expect(errors[1].path).to_be("$.nodes[0].config.fallback_severity")
+  end)
+  it("refuses a status path that does not parse", function()
+    local _, errors = import({ summary = "x", status_path = "incident..status" })
+    expect(errors[1].path).to_be("$.nodes[0].config.status_path")
+  end)
+  it("refuses a literal dedup key longer than 255 characters", function()
+    local _, errors = import({ summary = "x", dedup_key = string.rep("k", 256) })
+    expect(errors[1].path).to_be("$.nodes[0].config.dedup_key")
+    expect(errors[1].message).to_contain("at most 255")
+  end)
+  it("refuses custom details given as an array", function()
+    local _, errors = import({ summary = "x", custom_details = { 1, 2 } })
+    expect(errors[1].path).to_be("$.nodes[0].config.custom_details")
+  end)
+  it("marks the routing key secret: redacted and never exported", function()
+    local c = { summary = "x", routing_key = "0123456789abcdef0123456789abcdef" }
+    expect(schema.redact(mod.schema, c).routing_key).to_be("[redacted]")
+    local text = workflow.export({ format = 1, nodes = {
+      { id = "page", type = "pagerduty_event", config = c } } },
+      runtime.catalog())
+    expect(text:find("0123456789abcdef", 1, true)).to_be_nil()
+  end)
+  it("has next and error ports and declares its output", function()
+    expect(table.concat(mod.ports({}), ",")).to_be("next,error")
+    expect(mod.outputs({})[1]).to_be("pagerdutyEvent")
+  end)
+end)
