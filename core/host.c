@@ -375,23 +375,41 @@ static int l_random_hex(lua_State *L)
     return 1;
 }
 
+/* A pending core.after call; listed so that destroy frees those that
+ * never fired. */
 typedef struct later {
-    lua_State *L;
+    mw_host *h;
     int ref;
+    struct event *ev;
+    struct later *prev, *next;
 } later;
+
+static void later_free(later *l)
+{
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        l->h->laters = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    event_free(l->ev);
+    free(l);
+}
 
 static void on_later(evutil_socket_t fd, short what, void *arg)
 {
     later *l = arg;
+    lua_State *L = l->h->L;
+    int ref = l->ref;
     mw_err e = {0};
 
     (void)fd;
     (void)what;
-    lua_rawgeti(l->L, LUA_REGISTRYINDEX, l->ref);
-    luaL_unref(l->L, LUA_REGISTRYINDEX, l->ref);
-    if (mw_host_pcall(l->L, 0, 0, &e) < 0)
+    later_free(l);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    if (mw_host_pcall(L, 0, 0, &e) < 0)
         MW_ERROR("timer callback failed: %s", e.msg);
-    free(l);
 }
 
 /* after(ms, fn): calls fn from the loop once ms have passed (0: on the
@@ -404,21 +422,23 @@ static int l_after(lua_State *L)
     later *l;
 
     luaL_checktype(L, 2, LUA_TFUNCTION);
-    l = malloc(sizeof(*l));
-    if (!l)
+    l = calloc(1, sizeof(*l));
+    if (!l || !(l->ev = evtimer_new(h->base, on_later, l))) {
+        free(l);
         return luaL_error(L, "out of memory");
-    l->L = h->L;
+    }
+    l->h = h;
     lua_pushvalue(L, 2);
     l->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    l->next = h->laters;
+    if (h->laters)
+        h->laters->prev = l;
+    h->laters = l;
+    if (ms < 0)
+        ms = 0;
     tv.tv_sec = (long)(ms / 1000);
     tv.tv_usec = (long)((ms - (double)tv.tv_sec * 1000) * 1000);
-    if (ms < 0)
-        tv.tv_sec = tv.tv_usec = 0;
-    if (event_base_once(h->base, -1, EV_TIMEOUT, on_later, l, &tv) < 0) {
-        luaL_unref(L, LUA_REGISTRYINDEX, l->ref);
-        free(l);
-        return luaL_error(L, "cannot arm a timer");
-    }
+    evtimer_add(l->ev, &tv);
     return 0;
 }
 
@@ -579,6 +599,8 @@ void mw_host_destroy(mw_host *h)
 {
     if (!h)
         return;
+    while (h->laters)
+        later_free(h->laters);
     mw_walker_destroy(h->walker);
     mw_http_destroy(h->http);
     if (h->L)

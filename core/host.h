@@ -21,6 +21,7 @@ typedef struct mw_host {
     struct mw_store *store;     /* may be NULL: no database opened */
     struct mw_walker *walker;
     struct mw_sqlrun *sqlrun;   /* `core.sql`, when a store is open */
+    struct later *laters;       /* pending core.after timers */
     const char *lua_dir;        /* the runtime library (lua/) */
     const char *nodes_dir;      /* the built-in node types (nodes/) */
 } mw_host;

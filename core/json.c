@@ -125,9 +125,11 @@ static int fail(dec *d, const unsigned char *at, const char *what)
 
 static void skip_ws(dec *d)
 {
-    while (d->p < d->end && (*d->p == ' ' || *d->p == '\t' ||
-                             *d->p == '\n' || *d->p == '\r'))
-        d->p++;
+    const unsigned char *p = d->p;
+
+    while (p < d->end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    d->p = p;
 }
 
 static int hex4(const unsigned char *p, uint32_t *out)
@@ -297,6 +299,8 @@ static int read_number(dec *d)
     memcpy(tmp, s, n);
     tmp[n] = '\0';
     v = strtod(tmp, NULL);
+    if (!isfinite(v))
+        return fail(d, s, "number out of range");
     if (integral && fabs(v) > MAX_SAFE_INT)
         push_bignum(d->L, tmp, n);
     else
@@ -470,23 +474,33 @@ static int skip_escape(dec *d)
 }
 
 /* Invalid UTF-8 passes: the decoder reads it as U+FFFD. */
+/* Bytes that end a run of plain string text: controls, '"' and '\\'. */
+static const unsigned char string_stop[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    [(unsigned char)'"'] = 1, [(unsigned char)'\\'] = 1};
+
 static int skip_string(dec *d)
 {
-    const unsigned char *open = d->p++;
+    const unsigned char *open = d->p;
+    const unsigned char *p = open + 1;
 
-    while (d->p < d->end) {
-        if (*d->p == '"') {
-            d->p++;
+    for (;;) {
+        while (p < d->end && !string_stop[*p])
+            p++;
+        d->p = p;
+        if (p >= d->end)
+            return fail(d, open, "unterminated string");
+        if (*p == '"') {
+            d->p = p + 1;
             return 0;
         }
-        if (*d->p < 0x20)
-            return fail(d, d->p, "control character in string");
-        if (*d->p != '\\')
-            d->p++;
-        else if (skip_escape(d) < 0)
+        if (*p < 0x20)
+            return fail(d, p, "control character in string");
+        if (skip_escape(d) < 0)
             return -1;
+        p = d->p;
     }
-    return fail(d, open, "unterminated string");
 }
 
 static int check_number(dec *d)

@@ -53,6 +53,7 @@ struct conn {
     int waiting;        /* a complete request awaits its reply */
     int closing;        /* close once the output is written */
     int draining;       /* write side shut; reading until the peer closes */
+    double begun_ms;    /* when the request being read began, or 0 */
     char peer[64];
     conn *prev, *next;
 };
@@ -219,6 +220,7 @@ static int on_begin(http_parser *p)
         return -1;
     c->req->c = c;
     c->req->s = c->s;
+    c->begun_ms = mw_host_now_ms();
     mw_buf_reset(&c->field);
     mw_buf_reset(&c->value);
     c->in_value = 0;
@@ -324,6 +326,7 @@ static int on_complete(http_parser *p)
 {
     conn *c = p->data;
 
+    c->begun_ms = 0;
     c->req->keepalive = http_should_keep_alive(p);
     c->req->started_ms = mw_host_now_ms();
     c->waiting = 1;
@@ -359,6 +362,14 @@ static void conn_feed(conn *c)
             bufferevent_disable(c->bev, EV_READ);
             c->s->pending++;
             c->s->cb(r, c->s->ud);
+            return;
+        }
+        if (err == HPE_OK && c->begun_ms > 0 &&
+            mw_host_now_ms() - c->begun_ms > c->s->opts.idle_timeout_s * 1000.0) {
+            /* Trickling bytes resets the idle timer; a request still
+             * has idle_timeout_s in all to arrive. */
+            reply_error(c, 408, "E_REQUEST_TIMEOUT", "the request took too "
+                        "long to arrive");
             return;
         }
         if (err != HPE_OK) {
@@ -407,7 +418,15 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 {
     conn *c = arg;
 
-    (void)bev;
+    /* A half-close: the peer has sent all it will but still reads. Answer
+     * the request in hand; on_write closes once the answer is out. */
+    if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && !c->draining &&
+        (c->waiting ||
+         evbuffer_get_length(bufferevent_get_output(bev)) > 0)) {
+        c->closing = 1;
+        bufferevent_disable(bev, EV_READ);
+        return;
+    }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
         /* A request still being answered keeps its struct; the reply
          * will see that the client has gone. */

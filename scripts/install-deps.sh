@@ -9,7 +9,7 @@ pkgs=(
     libluajit-5.1-dev luajit
     libcurl4-openssl-dev libcjson-dev libevent-dev libsqlite3-dev
     libhttp-parser-dev libssl-dev libedit-dev
-    python3 curl
+    python3 curl tzdata
 )
 
 missing=()

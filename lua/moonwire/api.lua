@@ -9,6 +9,7 @@ local db = require("moonwire.db")
 local daemon = require("moonwire.daemon")
 local runtime = require("moonwire.runtime")
 local schema = require("moonwire.schema")
+local share_mod = require("moonwire.share")
 
 local type, tostring, tonumber, pairs, ipairs = type, tostring, tonumber, pairs, ipairs
 local format, match, lower = string.format, string.match, string.lower
@@ -76,14 +77,15 @@ local function json_content_type(req)
 end
 
 --- Decodes the body as a JSON object; answers 415/400 itself and returns
---- nil when it cannot.
-local function body_object(req, allow_empty)
+--- nil when it cannot. A management body must also encode back (no
+--- 1e999): it is stored or echoed as JSON. A share is stored as sent and
+--- skips that check, which costs a second pass over up to 1 MiB.
+local function body_object(req, is_share)
   if not json_content_type(req) then
     fail(req, 415, "E_CONTENT_TYPE", format("send JSON: content type %q is not "
       .. "application/json or a +json type", req.headers["content-type"]))
     return nil
   end
-  if allow_empty and req.body:match("^%s*$") then return {} end
   local v, err = json.decode(req.body)
   if v == nil then
     fail(req, 400, "E_JSON", "the body is not valid JSON: " .. err)
@@ -93,15 +95,29 @@ local function body_object(req, allow_empty)
     fail(req, 400, "E_NOT_OBJECT", "the body must be a JSON object")
     return nil
   end
+  if not is_share then
+    local ok, eerr = json.encode(v)
+    if not ok then
+      fail(req, 400, "E_JSON", "the body holds a value JSON cannot carry "
+        .. "back: " .. tostring(eerr))
+      return nil
+    end
+  end
   return v
 end
 
+local function unescape(s)
+  return (s:gsub("+", " "):gsub("%%(%x%x)", function(h)
+    return string.char(tonumber(h, 16))
+  end))
+end
+
+--- The query string as a table; the first of repeated names wins.
 local function query_params(req)
   local params = {}
   for k, v in (req.query or ""):gmatch("([^&=]+)=?([^&]*)") do
-    params[k] = v:gsub("+", " "):gsub("%%(%x%x)", function(h)
-      return string.char(tonumber(h, 16))
-    end)
+    k = unescape(k)
+    if params[k] == nil then params[k] = unescape(v) end
   end
   return params
 end
@@ -169,11 +185,11 @@ local function is_secret_name(name)
     or n:match("token$") or n:match("api_?key")
 end
 
-local function check_settings(req, settings)
+local function check_settings(req, field, settings)
   if type(settings) ~= "table" or json.is_array(settings)
       or json.is_bignum(settings) then
-    fail(req, 422, "E_SETTINGS", "\"settings\" must be an object of setting "
-      .. "names and string, number or boolean values")
+    fail(req, 422, "E_SETTINGS", format("%q must be an object of setting names "
+      .. "and string, number or boolean values", field))
     return false
   end
   for k, v in pairs(settings) do
@@ -184,51 +200,60 @@ local function check_settings(req, settings)
     end
     if v ~= null and type(v) ~= "string" and type(v) ~= "number"
         and type(v) ~= "boolean" and not json.is_bignum(v) then
-      fail(req, 422, "E_SETTINGS", format("setting %q must be a string, "
-        .. "number, boolean or null (to remove it)", k))
+      fail(req, 422, "E_SETTINGS", format("%s.%s must be a string, number, "
+        .. "boolean or null (to remove it)", field, k))
       return false
     end
   end
   return true
 end
 
---- PATCH: name, status (active|inactive), settings (a value of null
---- removes a setting; names that look secret are stored as secrets).
+-- Applies PATCH settings and secrets to the stored plain settings (a
+-- table, changed in place) and the secret store. One name lives in one
+-- place: storing it as plain drops the secret, and the other way round.
+local function apply_settings(id, settings, plain, secret)
+  local function put(k, v, is_secret)
+    if v == null then
+      settings[k] = nil
+      db.setting_delete(id, k)
+    elseif is_secret or is_secret_name(k) then
+      settings[k] = nil
+      core.setting_put(id, k, tostring(v), true)
+    else
+      db.setting_delete(id, k)
+      settings[k] = v
+    end
+  end
+  for k, v in pairs(plain or {}) do put(k, v, false) end
+  for k, v in pairs(secret or {}) do put(k, v, true) end
+end
+
+--- PATCH: name, status (active|inactive), settings and secrets (objects
+--- of setting names; null removes one). A setting whose name looks
+--- secret (password, token, api_key...) is kept as a secret even when
+--- sent under settings. Everything is checked before anything changes.
 local function patch_integration(req, id)
   local row = find_integration(req, id)
   if not row then return end
   local b = body_object(req)
   if not b then return end
-  local name, status = row.name, row.status
   if b.name ~= nil and not check_name(req, b.name) then return end
-  name = b.name or name
-  if b.status ~= nil then
-    if b.status ~= "active" and b.status ~= "inactive" then
-      return fail(req, 422, "E_STATUS", "\"status\" must be \"active\" or \"inactive\"")
-    end
-    status = b.status
+  if b.status ~= nil and b.status ~= "active" and b.status ~= "inactive" then
+    return fail(req, 422, "E_STATUS", "\"status\" must be \"active\" or \"inactive\"")
   end
-  local settings = json.decode(row.settings) or {}
-  if b.settings ~= nil and not check_settings(req, b.settings) then return end
+  for _, field in ipairs({ "settings", "secrets" }) do
+    if b[field] ~= nil and not check_settings(req, field, b[field]) then return end
+  end
+  local name, status = b.name or row.name, b.status or row.status
   if status == "active" and not db.workflow_latest(id) then
     return fail(req, 409, "E_NO_WORKFLOW", "import a workflow before activating "
       .. "the integration")
   end
-  if b.settings ~= nil then
-    for k, v in pairs(b.settings) do
-      if v == null then
-        settings[k] = nil
-        core.sql("DELETE FROM settings WHERE integration = ? AND name = ?", id, k)
-      elseif is_secret_name(k) then
-        core.setting_put(id, k, tostring(v), true)
-        settings[k] = nil
-      else
-        settings[k] = v
-      end
-    end
-  end
-  local text = json.encode(settings)
-  db.integration_update(id, name, status, text, core.time())
+  local settings = json.decode(row.settings) or {}
+  db.transaction(function()
+    apply_settings(id, settings, b.settings, b.secrets)
+    db.integration_update(id, name, status, json.encode(settings), core.time())
+  end)
   daemon.forget_workflow(id)
   reply(req, 200, integration_view(db.integration_get(id)))
 end
@@ -243,7 +268,7 @@ end
 local function delete_integration(req, id)
   if not find_integration(req, id) then return end
   db.integration_delete(id)
-  daemon.forget_workflow(id)
+  daemon.integration_deleted(id)
   reply(req, 204)
 end
 
@@ -328,34 +353,37 @@ end
 
 -- ---- shares ---------------------------------------------------------------------
 
+local function reject(reason)
+  local r = daemon.metrics.shares_rejected
+  r[reason] = r[reason] + 1
+end
+
 local function post_share(req)
   local key = bearer(req)
   local integ = key and db.integration_by_key(core.sha256_hex(key))
   if not integ then
-    daemon.metrics.shares_rejected.unauthorized =
-      (daemon.metrics.shares_rejected.unauthorized or 0) + 1
+    reject("unauthorized")
     return fail(req, 401, "E_APP_KEY", "unknown or missing app key: send "
       .. "Authorization: Bearer <app key>")
   end
   if integ.status ~= "active" then
-    daemon.metrics.shares_rejected.inactive =
-      (daemon.metrics.shares_rejected.inactive or 0) + 1
+    reject("inactive")
     return fail(req, 409, "E_INACTIVE", format("integration %q is inactive: it "
       .. "accepts no shares until it is activated", integ.name))
   end
-  local value = body_object(req)
-  if not value then
-    daemon.metrics.shares_rejected.invalid =
-      (daemon.metrics.shares_rejected.invalid or 0) + 1
-    return
-  end
+  local value = body_object(req, true)
+  if not value then return reject("invalid") end
   local ok, id, err, dup = pcall(daemon.accept, integ, value, req.body)
   if not ok then
+    reject("store")
     core.log("error", "cannot store a share: " .. tostring(id))
     return fail(req, 503, "E_STORE", "the share could not be stored; it was "
       .. "not accepted: send it again later")
   end
-  if not id then return fail(req, 400, "E_SHARE", err) end
+  if not id then
+    reject("invalid")
+    return fail(req, 400, "E_SHARE", err)
+  end
   reply(req, 202, { share_id = id, duplicate = dup or nil })
 end
 
@@ -498,6 +526,13 @@ local function node_types(req)
   reply(req, 200, { node_types = out, load_errors = problems })
 end
 
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  return keys
+end
+
 local function collect_paths(value, prefix, out, depth)
   if depth > 6 or #out > 2000 then return end
   if type(value) == "table" and not json.is_bignum(value) then
@@ -512,51 +547,67 @@ local function collect_paths(value, prefix, out, depth)
   if prefix ~= "" then out[#out + 1] = prefix end
 end
 
+-- The ids of the nodes from which node_id can be reached: those that may
+-- have run before it and set variables.
+local function upstream_of(wf, node_id)
+  local parents, upstream, stack = {}, {}, { node_id }
+  for from, ports in pairs(wf.next) do
+    for _, to in pairs(ports) do
+      parents[to] = parents[to] or {}
+      parents[to][#parents[to] + 1] = from
+    end
+  end
+  while #stack > 0 do
+    for _, parent in ipairs(parents[table.remove(stack)] or {}) do
+      if not upstream[parent] then
+        upstream[parent] = true
+        stack[#stack + 1] = parent
+      end
+    end
+  end
+  return upstream
+end
+
+-- Paths seen in the integration's recent shares, sorted.
+local function share_paths(id)
+  local paths, seen, out = {}, {}, {}
+  for _, row in ipairs(db.recent_share_bodies(id, 20)) do
+    local vars = share_mod.normalize(json.decode(row.body) or {})
+    if vars then collect_paths(vars, "", paths, 0) end
+  end
+  for _, path in ipairs(paths) do
+    if not seen[path] then seen[path], out[#out + 1] = true, path end
+  end
+  table.sort(out)
+  return out
+end
+
+--- GET variables?node=ID: what a template at that node can read: share
+--- fields seen lately, what Moonwire adds, settings, upstream outputs.
 local function variables(req, id)
   local integ = find_integration(req, id)
   if not integ then return end
   local p = query_params(req)
+  local entry = daemon.workflow_for(id)
+  if p.node and not (entry and entry.wf.by_id[p.node]) then
+    return fail(req, 404, "E_NOT_FOUND", format("the integration's workflow has "
+      .. "no node %q", p.node))
+  end
   local seen, out = {}, json.array()
   local function add(path, source, node)
     if seen[path] then return end
     seen[path] = true
     out[#out + 1] = { path = path, source = source, node = node }
   end
-  for _, row in ipairs(db.recent_share_bodies(id, 20)) do
-    local vars = require("moonwire.share").normalize(json.decode(row.body) or {})
-    local paths = {}
-    if vars then collect_paths(vars, "", paths, 0) end
-    for _, path in ipairs(paths) do add(path, "share") end
-  end
+  for _, path in ipairs(share_paths(id)) do add(path, "share") end
   for _, m in ipairs({ "metadata.firstTime", "metadata.event_type",
       "metadata.incident_id", "externalId" }) do add(m, "moonwire") end
-  for name in pairs(daemon.settings_of(integ)) do add("integration." .. name, "setting") end
-  local entry = daemon.workflow_for(id)
-  if p.node and not (entry and entry.wf.by_id[p.node]) then
-    return fail(req, 404, "E_NOT_FOUND", format("the integration's workflow has "
-      .. "no node %q", p.node))
+  for _, name in ipairs(sorted_keys(daemon.settings_of(integ))) do
+    add("integration." .. name, "setting")
   end
-  if entry and p.node then
-    local wf, upstream, stack = entry.wf, {}, nil
-    -- the nodes from which p.node can be reached run before it
-    local parents = {}
-    for from, ports in pairs(wf.next) do
-      for _, to in pairs(ports) do
-        parents[to] = parents[to] or {}
-        parents[to][#parents[to] + 1] = from
-      end
-    end
-    stack = { p.node }
-    while #stack > 0 do
-      local n = table.remove(stack)
-      for _, parent in ipairs(parents[n] or {}) do
-        if not upstream[parent] then
-          upstream[parent] = true
-          stack[#stack + 1] = parent
-        end
-      end
-    end
-    for _, node in ipairs(wf.nodes) do
+  if p.node then
+    local upstream = upstream_of(entry.wf, p.node)
+    for _, node in ipairs(entry.wf.nodes) do
       if upstream[node.id] then
         local ok, outs = pcall(node.module.outputs, node.config)
         for _, o in ipairs(ok and outs or {}) do add(o, "node", node.id) end
@@ -566,36 +617,41 @@ local function variables(req, id)
   reply(req, 200, { variables = out })
 end
 
+--- Prometheus text: one HELP and TYPE per family, labels in sorted order.
 local function metrics(req)
-  local m = daemon.metrics
-  local lines = {
-    "# TYPE moonwire_shares_accepted_total counter",
-    "moonwire_shares_accepted_total " .. m.shares_accepted,
-    "# TYPE moonwire_shares_duplicate_total counter",
-    "moonwire_shares_duplicate_total " .. m.shares_duplicate,
-    "# TYPE moonwire_shares_rejected_total counter",
-  }
-  for reason, n in pairs(m.shares_rejected) do
-    lines[#lines + 1] = format('moonwire_shares_rejected_total{reason="%s"} %d', reason, n)
+  local m, out = daemon.metrics, {}
+  local function family(name, kind, help)
+    out[#out + 1] = format("# HELP %s %s", name, help)
+    out[#out + 1] = format("# TYPE %s %s", name, kind)
   end
-  lines[#lines + 1] = "# TYPE moonwire_queue_depth gauge"
-  lines[#lines + 1] = "moonwire_queue_depth " .. daemon.queue_depth()
-  lines[#lines + 1] = "# TYPE moonwire_executions_running gauge"
-  lines[#lines + 1] = "moonwire_executions_running " .. daemon.running()
-  lines[#lines + 1] = "# TYPE moonwire_executions_total counter"
-  for status, n in pairs(m.executions) do
-    lines[#lines + 1] = format('moonwire_executions_total{status="%s"} %d', status, n)
+  local function labelled(name, label, t)
+    for _, k in ipairs(sorted_keys(t)) do
+      out[#out + 1] = format('%s{%s="%s"} %d', name, label, k, t[k])
+    end
   end
-  lines[#lines + 1] = "# TYPE moonwire_node_duration_ms summary"
-  for t, v in pairs(m.node_ms) do
-    lines[#lines + 1] = format('moonwire_node_duration_ms_sum{type="%s"} %.3f', t, v.sum)
-    lines[#lines + 1] = format('moonwire_node_duration_ms_count{type="%s"} %d', t, v.count)
+  family("moonwire_shares_accepted_total", "counter", "Shares stored and queued.")
+  out[#out + 1] = "moonwire_shares_accepted_total " .. m.shares_accepted
+  family("moonwire_shares_duplicate_total", "counter",
+    "Shares answered with the id of an identical one inside the dedup window.")
+  out[#out + 1] = "moonwire_shares_duplicate_total " .. m.shares_duplicate
+  family("moonwire_shares_rejected_total", "counter", "Shares refused, by reason.")
+  labelled("moonwire_shares_rejected_total", "reason", m.shares_rejected)
+  family("moonwire_queue_depth", "gauge", "Shares stored but not started yet.")
+  out[#out + 1] = "moonwire_queue_depth " .. daemon.queue_depth()
+  family("moonwire_executions_running", "gauge", "Executions in progress.")
+  out[#out + 1] = "moonwire_executions_running " .. daemon.running()
+  family("moonwire_executions_total", "counter", "Finished executions, by status.")
+  labelled("moonwire_executions_total", "status", m.executions)
+  family("moonwire_node_duration_ms", "summary", "Time spent in nodes, by type.")
+  for _, t in ipairs(sorted_keys(m.node_ms)) do
+    local v = m.node_ms[t]
+    out[#out + 1] = format('moonwire_node_duration_ms_sum{type="%s"} %.3f', t, v.sum)
+    out[#out + 1] = format('moonwire_node_duration_ms_count{type="%s"} %d', t, v.count)
   end
-  lines[#lines + 1] = "# TYPE moonwire_outbound_requests_total counter"
-  for status, n in pairs(m.outbound) do
-    lines[#lines + 1] = format('moonwire_outbound_requests_total{status="%s"} %d', status, n)
-  end
-  core.reply(req.id, 200, table.concat(lines, "\n") .. "\n",
+  family("moonwire_outbound_requests_total", "counter",
+    "Requests sent by nodes, by response status (error: no response).")
+  labelled("moonwire_outbound_requests_total", "status", m.outbound)
+  core.reply(req.id, 200, table.concat(out, "\n") .. "\n",
     "text/plain; version=0.0.4")
 end
 
@@ -636,11 +692,11 @@ local routes = {
 
 --- Entry point from the C server for every request.
 function M.handle(req)
-  local path_known = false
+  local allowed = {}
   for _, r in ipairs(routes) do
     local caps = { match(req.path, r[2]) }
     if caps[1] ~= nil then
-      path_known = true
+      allowed[#allowed + 1] = r[1] == "GET" and "GET, HEAD" or r[1]
       if r[1] == req.method or (r[1] == "GET" and req.method == "HEAD") then
         if r[4] == nil and not is_admin(req) then
           return fail(req, 401, "E_ADMIN_TOKEN", "this call needs the admin "
@@ -650,9 +706,11 @@ function M.handle(req)
       end
     end
   end
-  if path_known then
-    return fail(req, 405, "E_METHOD", format("%s is not allowed on %s",
-      req.method, req.path))
+  if #allowed > 0 then
+    local allow = table.concat(allowed, ", ")
+    return reply(req, 405, { error = { code = "E_METHOD", message = format(
+      "%s is not allowed on %s; use %s", req.method, req.path, allow) } },
+      { "Allow: " .. allow })
   end
   fail(req, 404, "E_NOT_FOUND", format("no such endpoint: %s %s", req.method, req.path))
 end

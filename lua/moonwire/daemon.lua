@@ -22,20 +22,25 @@ local stopping = false
 -- Per (integration, incident): the execution in flight and the shares
 -- waiting behind it, in arrival order.
 local lanes = {}
--- Shares ready to start once a slot frees (max_concurrent).
-local ready, ready_head = {}, 1
+-- Shares ready to start once a slot frees (max_concurrent): a FIFO in
+-- ready[head .. tail]. Explicit ends, because `#` on a table whose front
+-- has been cleared may report any border, 0 included.
+local ready, ready_head, ready_tail = {}, 1, 0
 local running = 0
 -- Started jobs holding their lane -> the time (ms) they must let go by.
 local holding = {}
 local SWEEP_MS = 1000
 -- In-memory state of unfinished shares, for GET /shares/{id}.
 local share_state = {}
--- Loaded workflows per integration: { version, wf, graph }.
+-- Loaded workflows per integration: { version, wf, graph, secrets }.
 local workflows = {}
+-- Integrations deleted since the start (ids are never reused).
+local deleted = {}
 
 M.metrics = {
-  shares_accepted = 0, shares_rejected = {}, shares_duplicate = 0,
-  executions = {}, node_ms = {}, outbound = {},
+  shares_accepted = 0, shares_duplicate = 0,
+  shares_rejected = { unauthorized = 0, inactive = 0, invalid = 0, store = 0 },
+  executions = { succeeded = 0, failed = 0 }, node_ms = {}, outbound = {},
 }
 
 local function log(level, fmt, ...)
@@ -70,6 +75,13 @@ function M.workflow_for(integration_id)
 end
 
 function M.forget_workflow(integration_id)
+  workflows[integration_id] = nil
+end
+
+--- After DELETE: shares of the integration still in line do not run, and
+--- executions still running leave no trace.
+function M.integration_deleted(integration_id)
+  deleted[integration_id] = true
   workflows[integration_id] = nil
 end
 
@@ -143,9 +155,37 @@ local function record_metrics(exec)
   end
 end
 
+-- A stored trace past MAX_TRACE bytes has its node outputs over
+-- MAX_OUTPUT bytes cut to an excerpt, so that retention_count bounds the
+-- database whatever the size of the shares.
+local MAX_TRACE, MAX_OUTPUT, EXCERPT = 256 * 1024, 16 * 1024, 1024
+
+-- The first n bytes of text, not cutting a UTF-8 sequence in two.
+local function head(text, n)
+  while n > 0 and n < #text do
+    local b = text:byte(n + 1)
+    if b < 0x80 or b >= 0xC0 then break end
+    n = n - 1
+  end
+  return text:sub(1, n)
+end
+
+local function shrink(trace)
+  for _, e in ipairs(trace) do
+    for k, v in pairs(type(e.output) == "table" and e.output or {}) do
+      local text = json.encode(v) or ""
+      if #text > MAX_OUTPUT then
+        e.output[k] = { cut = true, bytes = #text, excerpt = head(text, EXCERPT) }
+      end
+    end
+  end
+  return json.encode(trace)
+end
+
 --- Stores a finished execution and returns its id.
 function M.save_execution(exec)
   local trace, err = json.encode(exec.trace)
+  if trace and #trace > MAX_TRACE then trace, err = shrink(exec.trace) end
   if not trace then
     trace = json.encode(json.array({ { error = "trace not encodable: " .. err } }))
   end
@@ -170,6 +210,11 @@ end
 
 local pump_armed = false
 
+local function push_ready(job)
+  ready_tail = ready_tail + 1
+  ready[ready_tail] = job
+end
+
 local function arm_pump()
   if not pump_armed then
     pump_armed = true
@@ -184,10 +229,11 @@ end
 local function release(lane, job)
   holding[job] = nil
   if lane.busy ~= job then return end
-  local nxt = table.remove(lane.queue, 1)
+  local nxt = lane.queue[lane.head]
   lane.busy = nxt
   if nxt then
-    ready[#ready + 1] = nxt
+    lane.queue[lane.head], lane.head = nil, lane.head + 1
+    push_ready(nxt)
     share_state[nxt.id] = "queued"
     arm_pump()
   elseif lanes[lane.key] == lane then
@@ -225,19 +271,38 @@ local function hold(job)
   end
 end
 
-local function finish_share(job, exec)
-  running = running - 1
-  record_metrics(exec)
+-- Stores the execution and the share's outcome. A share whose outcome
+-- cannot be written stays queued in the database and runs again at the
+-- next start: the lane goes on either way.
+local function record(job, exec)
   local ok, eid = pcall(M.save_execution, exec)
   if not ok then
-    log("error", "share %s: cannot store its execution: %s", tostring(job.id), eid)
+    log("error", "share %d: cannot store its execution: %s", job.id, tostring(eid))
     eid = nil
   end
-  db.share_finish(job.id, exec.status, eid, core.time())
-  share_state[job.id] = nil
+  local fok, ferr = pcall(db.share_finish, job.id, exec.status, eid, core.time())
+  if not fok then
+    log("error", "share %d: cannot record its outcome (%s); it runs again at "
+      .. "the next start", job.id, tostring(ferr))
+    return
+  end
   log(exec.status == "failed" and "warn" or "info",
     "share %d incident=%s execution=%s %s%s", job.id, job.incident,
     tostring(eid), exec.status, exec.error and (": " .. exec.error) or "")
+end
+
+local function finish_share(job, exec)
+  running = running - 1
+  record_metrics(exec)
+  share_state[job.id] = nil
+  if deleted[job.integration_id] then
+    -- what the execution linked or counted goes with the integration
+    pcall(db.integration_forget, job.integration_id)
+    log("info", "share %d: its integration was deleted while it ran; "
+      .. "nothing recorded", job.id)
+  else
+    record(job, exec)
+  end
   release(job.lane, job)
   arm_pump()
 end
@@ -250,9 +315,19 @@ local function fail_early(job, reason)
   finish_share(job, exec)
 end
 
+-- The integration went away with its shares and executions: the job
+-- leaves its lane and records nothing.
+local function drop(job)
+  share_state[job.id] = nil
+  log("info", "share %d: its integration was deleted; not run", job.id)
+  release(job.lane, job)
+  arm_pump()
+end
+
 local function start_share(job)
-  local integ = db.integration_get(job.integration_id)
-  if not integ then return fail_early(job, "the integration was deleted") end
+  local integ = not deleted[job.integration_id]
+    and db.integration_get(job.integration_id)
+  if not integ then return drop(job) end
   local entry, werr = M.workflow_for(job.integration_id)
   if not entry then return fail_early(job, werr) end
   local row = db.share_for_run(job.id)
@@ -282,14 +357,14 @@ end
 pump = function()
   pump_armed = false
   local limit = cfg.max_concurrent or 512
-  while not stopping and running < limit and ready_head <= #ready do
+  while not stopping and running < limit and ready_head <= ready_tail do
     local job = ready[ready_head]
     ready[ready_head] = nil
     ready_head = ready_head + 1
     local ok, err = pcall(start_share, job)
     if not ok then log("error", "share %d: %s", job.id, tostring(err)) end
   end
-  if ready_head > #ready then ready, ready_head = {}, 1 end
+  if ready_head > ready_tail then ready, ready_head, ready_tail = {}, 1, 0 end
 end
 
 --- Queues an accepted (already stored) share behind its incident's lane.
@@ -297,17 +372,19 @@ function M.schedule(id, integration_id, incident)
   local key = lane_key(integration_id, incident)
   local lane = lanes[key]
   if not lane then
-    lane = { key = key, queue = {} }
+    -- queue[head .. tail]: a FIFO, so a long line costs O(1) a share
+    lane = { key = key, queue = {}, head = 1, tail = 0 }
     lanes[key] = lane
   end
   local job = { id = id, integration_id = integration_id, incident = incident,
     lane = lane }
   if lane.busy then
-    lane.queue[#lane.queue + 1] = job
+    lane.tail = lane.tail + 1
+    lane.queue[lane.tail] = job
     share_state[id] = "waiting"
   else
     lane.busy = job
-    ready[#ready + 1] = job
+    push_ready(job)
     share_state[id] = "queued"
     arm_pump()
   end
@@ -359,8 +436,8 @@ end
 function M.config() return cfg end
 function M.running() return running end
 function M.queue_depth()
-  local n = #ready - ready_head + 1
-  for _, lane in pairs(lanes) do n = n + #lane.queue end
+  local n = ready_tail - ready_head + 1
+  for _, lane in pairs(lanes) do n = n + lane.tail - lane.head + 1 end
   return n
 end
 

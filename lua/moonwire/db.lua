@@ -114,16 +114,28 @@ function M.integration_set_key(id, key_hash, now)
     key_hash, now, id)
 end
 
+--- Drops what the store (core/store.c) keeps for an integration: links,
+--- history and settings.
+function M.integration_forget(id)
+  q("DELETE FROM links WHERE integration = ?", id)
+  q("DELETE FROM history WHERE integration = ?", id)
+  q("DELETE FROM settings WHERE integration = ?", id)
+end
+
 function M.integration_delete(id)
   M.transaction(function()
     q("DELETE FROM workflows WHERE integration_id = ?", id)
     q("DELETE FROM executions WHERE integration_id = ?", id)
     q("DELETE FROM shares WHERE integration_id = ?", id)
     q("DELETE FROM integrations WHERE id = ?", id)
-    q("DELETE FROM links WHERE integration = ?", id)
-    q("DELETE FROM history WHERE integration = ?", id)
-    q("DELETE FROM settings WHERE integration = ?", id)
+    M.integration_forget(id)
   end)
+end
+
+--- Removes one setting of an integration (plain or secret) from the
+--- store's settings table.
+function M.setting_delete(integration_id, name)
+  q("DELETE FROM settings WHERE integration = ? AND name = ?", integration_id, name)
 end
 
 -- ---- workflows ----------------------------------------------------------------

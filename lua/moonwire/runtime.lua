@@ -522,7 +522,7 @@ function M.finish(exec, ok, reason)
   exec.status = ok and "succeeded" or "failed"
   exec.error = reason
   exec.duration_ms = now_ms() - exec.started_ms
-  if core.has_store() and exec.live then
+  if core.has_store() and exec.live and not exec.test then
     local hok, herr = core.history_add(exec.integration, exec.incident_id, ok)
     if not hok then core.log("error", "cannot record share history: " .. herr) end
   end

@@ -236,6 +236,22 @@ function M.register_helper(name, fn)
   cache, cached = {}, 0
 end
 
+---Removes a helper added by register_helper; a built-in one of that name
+---comes back. Clears the compile cache.
+---@param name string
+function M.unregister_helper(name)
+  registry[name] = builtins[name]
+  builtin[name] = builtins[name] and true or nil
+  cache, cached = {}, 0
+end
+
+---True when name is a built-in helper (`if`, `each`, `date`, ...).
+---@param name string
+---@return boolean
+function M.is_builtin_helper(name)
+  return builtins[name] ~= nil
+end
+
 ---Compiles (cached) and renders in one step.
 ---@param source string
 ---@param vars any

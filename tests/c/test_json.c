@@ -87,6 +87,7 @@ static const struct {
     {"raw newline in string", "\"a\nb\"", "control character"},
     {"text after the value", "{} x", "trailing text"},
     {"leading zero", "012", "leading zero"},
+    {"a number beyond a double", "[1e999]", "out of range"},
     {"bad literal", "nul", "invalid literal"},
     {"empty input", "", "end of input"},
     {"error on line 3", "{\n\"a\": 1,\n\"b\" 2}", "line 3, column 5"},

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # Shared pieces of the end-to-end tests: the real target (shared/tools/
-# target.py) and small stub servers on loopback, running the real binary,
-# and a tiny case runner that prints TAP and "N passed, N failed".
+# target.py) and small stub servers on loopback, the real binary run once
+# (`run`) or as a daemon (`serve`, with an API client), and a tiny case
+# runner that prints TAP and "N passed, N failed".
 import http.server
 import json
 import os
@@ -101,8 +102,14 @@ class Stub:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = answer
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.server.daemon_threads = True
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 256
+
+            def handle_error(self, request, client_address):
+                pass    # a client that went away (a killed daemon)
+
+        self.server = Server(("127.0.0.1", 0), H)
         self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -268,35 +275,38 @@ class Daemon:
         return self.proc is not None and self.proc.poll() is None
 
     def api(self, method, path, body=None, token=None, headers=None,
-            timeout=30):
+            timeout=30, raw=False):
         """One request on a fresh connection. `body` is JSON-encoded unless
         it is bytes or str. `token` defaults to the admin token; pass ""
-        to send none. Returns (status, parsed JSON or text, headers)."""
+        to send none. Returns (status, parsed JSON or text, headers), or
+        the body's bytes unparsed with raw=True."""
         import http.client
         h = {}
         tok = self.TOKEN if token is None else token
         if tok:
             h["Authorization"] = "Bearer " + tok
-        data = None
+        payload = None
         if body is not None:
             if isinstance(body, (bytes, str)):
-                data = body.encode() if isinstance(body, str) else body
+                payload = body.encode() if isinstance(body, str) else body
             else:
-                data = json.dumps(body).encode()
+                payload = json.dumps(body).encode()
                 h["Content-Type"] = "application/json"
         h.update(headers or {})
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            c.request(method, path, body=data, headers=h)
+            c.request(method, path, body=payload, headers=h)
             r = c.getresponse()
-            raw = r.read()
+            data = r.read()
             hdrs = {k.lower(): v for k, v in r.getheaders()}
         finally:
             c.close()
+        if raw:
+            return r.status, data, hdrs
         try:
-            value = json.loads(raw) if raw else None
+            value = json.loads(data) if data else None
         except ValueError:
-            value = raw.decode("utf-8", "replace")
+            value = data.decode("utf-8", "replace")
         return r.status, value, hdrs
 
     def stop(self, timeout=20):

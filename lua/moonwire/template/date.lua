@@ -7,8 +7,9 @@
 local rt = require("moonwire.template.runtime")
 local core_ok, core = pcall(require, "moonwire.core")
 
-local type, tonumber, tostring = type, tonumber, tostring
-local floor, abs = math.floor, math.abs
+local type, tonumber, tostring, load, assert = type, tonumber, tostring,
+  load, assert
+local floor, abs, min = math.floor, math.abs, math.min
 local find, sub, format, match = string.find, string.sub, string.format,
   string.match
 local concat = table.concat
@@ -158,66 +159,73 @@ for i = 0, 99 do
   PAD2[i] = format("%02d", i)
 end
 
--- The moment being formatted: filled by `format_moment`, read by FIELDS.
--- One table reused (no yields happen while it is in use).
-local t = {}
-
-local function year()
-  if t.y >= 1000 and t.y <= 9999 then
-    return tostring(t.y)
+local function year(y)
+  if y >= 1000 and y <= 9999 then
+    return tostring(y)
   end
-  return format("%04d", t.y)
+  return format("%04d", y)
 end
 
-local FIELDS = {
-  Y = year,
-  y = function() return PAD2[t.y % 100] end,
-  m = function() return PAD2[t.m] end,
-  d = function() return PAD2[t.d] end,
-  e = function() return t.d < 10 and " " .. t.d or PAD2[t.d] end,
-  H = function() return PAD2[t.H] end,
-  I = function() return PAD2[t.H % 12 == 0 and 12 or t.H % 12] end,
-  M = function() return PAD2[t.M] end,
-  S = function() return PAD2[t.S] end,
-  p = function() return t.H < 12 and "AM" or "PM" end,
-  L = function() return format("%03d", floor(t.frac * 1000 + 0.5) % 1000) end,
-  j = function() return format("%03d", t.days - days_from_civil(t.y, 1, 1)
-    + 1) end,
-  a = function() return sub(DAYS[(t.days + 4) % 7 + 1], 1, 3) end,
-  A = function() return DAYS[(t.days + 4) % 7 + 1] end,
-  b = function() return sub(MONTHS[t.m], 1, 3) end,
-  B = function() return MONTHS[t.m] end,
-  z = function() return zone_text(t.offset, false) end,
-  [":z"] = function() return zone_text(t.offset, true) end,
-  Z = function() return t.abbr end,
-  s = function() return format("%d", floor(t.seconds)) end,
-  F = function() return year() .. "-" .. PAD2[t.m] .. "-" .. PAD2[t.d] end,
-  T = function() return PAD2[t.H] .. ":" .. PAD2[t.M] .. ":" .. PAD2[t.S] end,
-  ["%"] = function() return "%" end,
+-- What compiled formats may call, besides the moment's parts.
+local ENV = {
+  PAD2 = PAD2, DAYS = DAYS, MONTHS = MONTHS, sub = sub, YEAR = year,
+  ZONE = zone_text,
+  MILLIS = function(frac)
+    return format("%03d", floor(frac * 1000 + 0.5) % 1000)
+  end,
+  YDAY = function(days, y)
+    return format("%03d", days - days_from_civil(y, 1, 1) + 1)
+  end,
+  SECONDS = function(seconds) return format("%d", floor(seconds)) end,
 }
 
--- A format compiled to a list of literal texts and field functions.
+-- Each field as a Lua expression over the parts a compiled format takes.
+local FIELDS = {
+  Y = "YEAR(y)", y = "PAD2[y % 100]", m = "PAD2[m]", d = "PAD2[d]",
+  e = "(d < 10 and ' ' .. d or PAD2[d])", H = "PAD2[H]",
+  I = "PAD2[H % 12 == 0 and 12 or H % 12]", M = "PAD2[M]", S = "PAD2[S]",
+  p = "(H < 12 and 'AM' or 'PM')", L = "MILLIS(frac)", j = "YDAY(days, y)",
+  a = "sub(DAYS[(days + 4) % 7 + 1], 1, 3)", A = "DAYS[(days + 4) % 7 + 1]",
+  b = "sub(MONTHS[m], 1, 3)", B = "MONTHS[m]", z = "ZONE(offset, false)",
+  [":z"] = "ZONE(offset, true)", Z = "abbr", s = "SECONDS(seconds)",
+  F = "YEAR(y) .. '-' .. PAD2[m] .. '-' .. PAD2[d]",
+  T = "PAD2[H] .. ':' .. PAD2[M] .. ':' .. PAD2[S]", ["%"] = "'%'",
+}
+
+local PARAMS = "y, m, d, H, M, S, days, frac, seconds, offset, abbr"
+
+-- Joins expressions with `..`, in groups, so that a long format stays
+-- within what one Lua expression may hold.
+local function joined(parts)
+  local groups = {}
+  for i = 1, #parts, 50 do
+    groups[#groups + 1] = "(" .. concat(parts, " .. ", i,
+      min(i + 49, #parts)) .. ")"
+  end
+  return concat(groups, " .. ")
+end
+
+-- A format compiled to one Lua function of the moment's parts (PARAMS)
+-- that returns the text: straight-line code the JIT compiles well.
 local function compile(fmt)
-  local items, n, i = {}, 0, 1
+  local parts, i = {}, 1
   while true do
     local j = find(fmt, "%", i, true)
     if not j or j == #fmt then
       break
     end
     local code = sub(fmt, j + 1, j + 1)
-    if code == ":" and sub(fmt, j + 2, j + 2) == "z" then
-      code = ":z"
+    if code == ":" then -- %:z, or %: and the next character as they are
+      code = sub(fmt, j + 1, j + 2)
     end
-    if j > i then
-      n, items[n + 1] = n + 1, sub(fmt, i, j - 1)
-    end
-    n, items[n + 1] = n + 1, FIELDS[code] or "%" .. code
+    parts[#parts + 1] = format("%q", sub(fmt, i, j - 1))
+    parts[#parts + 1] = FIELDS[code] or format("%q", "%" .. code)
     i = j + 1 + #code
   end
-  if i <= #fmt then
-    items[n + 1] = sub(fmt, i)
-  end
-  return items
+  parts[#parts + 1] = format("%q", sub(fmt, i))
+  local src = "return function(" .. PARAMS .. ") return " .. joined(parts)
+    .. " end"
+  return assert(load(src, "=date format", "t", ENV))()
 end
 
 -- Compiled formats by text; bounded, starting over when full.
@@ -225,30 +233,16 @@ local FORMAT_LIMIT = 256
 local compiled, ncompiled = {}, 0
 
 local function compiled_format(fmt)
-  local items = compiled[fmt]
-  if not items then
+  local fn = compiled[fmt]
+  if not fn then
     if ncompiled >= FORMAT_LIMIT then
       compiled, ncompiled = {}, 0
     end
-    items = compile(fmt)
-    compiled[fmt], ncompiled = items, ncompiled + 1
+    fn = compile(fmt)
+    compiled[fmt], ncompiled = fn, ncompiled + 1
   end
-  return items
+  return fn
 end
-
--- Fills `t` with the local time of a moment at the given offset.
-local function set_moment(seconds, offset, abbr)
-  local local_s = seconds + offset
-  local whole = floor(local_s)
-  local days = floor(whole / 86400)
-  local secs = whole - days * 86400
-  t.y, t.m, t.d = civil_from_days(days)
-  t.H, t.M, t.S = floor(secs / 3600), floor(secs / 60) % 60, secs % 60
-  t.days, t.frac, t.seconds = days, local_s - whole, seconds
-  t.offset, t.abbr = offset, abbr
-end
-
-local out = {}
 
 ---Formats a moment (epoch seconds) in a zone. The default format is ISO
 ---8601: with "Z" in UTC, with the offset in any other zone.
@@ -266,13 +260,14 @@ function M.format(seconds, fmt, zone)
     fmt = (offset == 0 and not named) and "%Y-%m-%dT%H:%M:%SZ"
       or "%Y-%m-%dT%H:%M:%S%:z"
   end
-  local items = compiled_format(fmt)
-  set_moment(seconds, offset, abbr)
-  for i = 1, #items do
-    local item = items[i]
-    out[i] = type(item) == "string" and item or item()
-  end
-  local text = concat(out, "", 1, #items)
+  local local_s = seconds + offset
+  local whole = floor(local_s)
+  local days = floor(whole / 86400)
+  local secs = whole - days * 86400
+  local y, m, d = civil_from_days(days)
+  local text = compiled_format(fmt)(y, m, d, floor(secs / 3600),
+    floor(secs / 60) % 60, secs % 60, days, local_s - whole, seconds,
+    offset, abbr)
   return text
 end
 

@@ -380,13 +380,21 @@ local HTML_ESC = {
   ["'"] = "&#x27;", ["`"] = "&#x60;", ["="] = "&#x3D;",
 }
 
--- Pattern matching is not compiled by the JIT; a byte loop is, and most
--- values need no escaping at all.
+-- Most values need no escaping, so the tests below run on every value.
+-- Pattern matching is not compiled by the JIT; a byte loop is, and one
+-- table lookup per byte keeps the loop on a single path through the trace
+-- (a chain of comparisons would branch off on every other character).
+local HTML_SPECIAL = {}
+for c = 0, 255 do
+  HTML_SPECIAL[c] = false
+end
+for c in ("&<>\"'`="):gmatch(".") do
+  HTML_SPECIAL[byte(c)] = true
+end
+
 local function html_plain(s)
   for i = 1, #s do
-    local c = byte(s, i)
-    if c <= 96 and (c == 34 or c == 38 or c == 39 or c == 96
-      or (c >= 60 and c <= 62)) then
+    if HTML_SPECIAL[byte(s, i)] then
       return false
     end
   end
@@ -426,12 +434,17 @@ function M.html(v)
   return html_escape(text(v))
 end
 
--- True for printable ASCII without quotes or backslashes: text that is its
--- own JSON string body and needs no call into the C escaper.
+-- Bytes that keep a string from being its own JSON string body: controls,
+-- quote, backslash and everything past ASCII (UTF-8 to check, U+2028/9).
+local JSON_SPECIAL = {}
+for c = 0, 255 do
+  JSON_SPECIAL[c] = c < 32 or c == 34 or c == 92 or c > 126
+end
+
+-- True for text that needs no call into the C escaper.
 local function json_plain(s)
   for i = 1, #s do
-    local c = byte(s, i)
-    if c < 32 or c == 34 or c == 92 or c > 126 then
+    if JSON_SPECIAL[byte(s, i)] then
       return false
     end
   end
