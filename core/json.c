@@ -25,6 +25,7 @@ typedef struct dec {
     const unsigned char *end;
     mw_err *e;
     int depth;
+    int hint; /* members of the last object read: a size for the next */
 } dec;
 
 /* ---- UTF-8 -------------------------------------------------------------- */
@@ -320,7 +321,7 @@ static int read_value(dec *d, mw_buf *sb);
 
 static int read_array(dec *d, mw_buf *sb)
 {
-    int i = 0;
+    int i = 0, hint = 0;
 
     lua_newtable(d->L);
     mw_json_mark_array(d->L, -1);
@@ -331,8 +332,10 @@ static int read_array(dec *d, mw_buf *sb)
         return 0;
     }
     for (;;) {
+        d->hint = hint;
         if (read_value(d, sb) < 0)
             return -1;
+        hint = d->hint;
         lua_rawseti(d->L, -2, ++i);
         skip_ws(d);
         if (d->p < d->end && *d->p == ',') {
@@ -347,9 +350,18 @@ static int read_array(dec *d, mw_buf *sb)
     }
 }
 
+/* Objects in an array mostly share a shape, so each is created with room
+ * for as many members as the object before it (d->hint, capped so that a
+ * large object cannot make its small neighbours large) and sets the hint
+ * to its own count when done. */
+#define HINT_MAX 64
+
 static int read_object(dec *d, mw_buf *sb)
 {
-    lua_newtable(d->L);
+    int members = 0;
+
+    lua_createtable(d->L, 0, d->hint < HINT_MAX ? d->hint : HINT_MAX);
+    d->hint = 0;
     d->p++;
     skip_ws(d);
     if (d->p < d->end && *d->p == '}') {
@@ -357,6 +369,7 @@ static int read_object(dec *d, mw_buf *sb)
         return 0;
     }
     for (;;) {
+        members++;
         skip_ws(d);
         if (d->p >= d->end || *d->p != '"')
             return fail(d, d->p, "expected a string key in object");
@@ -367,6 +380,7 @@ static int read_object(dec *d, mw_buf *sb)
         if (d->p >= d->end || *d->p != ':')
             return fail(d, d->p, "expected ':' after object key");
         d->p++;
+        d->hint = 0;
         if (read_value(d, sb) < 0)
             return -1;
         lua_rawset(d->L, -3);
@@ -377,6 +391,7 @@ static int read_object(dec *d, mw_buf *sb)
         }
         if (d->p < d->end && *d->p == '}') {
             d->p++;
+            d->hint = members;
             return 0;
         }
         return fail(d, d->p, "expected ',' or '}' in object");
@@ -428,7 +443,7 @@ static int read_value(dec *d, mw_buf *sb)
 int mw_json_decode(lua_State *L, const char *s, size_t n, mw_err *e)
 {
     dec d = {L, (const unsigned char *)s, (const unsigned char *)s,
-             (const unsigned char *)s + n, e, 0};
+             (const unsigned char *)s + n, e, 0, 0};
     int top = lua_gettop(L);
     mw_buf sb;
     int rc;
@@ -592,7 +607,7 @@ static int check_value(dec *d)
 int mw_json_validate(const char *s, size_t n, mw_err *e)
 {
     dec d = {NULL, (const unsigned char *)s, (const unsigned char *)s,
-             (const unsigned char *)s + n, e, 0};
+             (const unsigned char *)s + n, e, 0, 0};
 
     if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
         d.p += 3;

@@ -712,6 +712,10 @@ function M.handle(req)
       "%s is not allowed on %s; use %s", req.method, req.path, allow) } },
       { "Allow: " .. allow })
   end
+  if (req.method == "GET" or req.method == "HEAD") and not req.path:find("^/api/") then
+    local ok, static = pcall(require, "moonwire.static")
+    if ok and static.serve(req) then return end
+  end
   fail(req, 404, "E_NOT_FOUND", format("no such endpoint: %s %s", req.method, req.path))
 end
 
