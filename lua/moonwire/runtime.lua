@@ -152,7 +152,12 @@ local SAFE_GLOBALS = {
 }
 local SAFE_LIBS = { "string", "table", "math" }
 
-local function sandbox_env()
+local load_library
+
+-- dir: the node directory the module came from; `require` finds plain
+-- Lua libraries below it (require("lib.retry") -> dir/lib/retry.lua),
+-- loaded once per node module, in a sandbox of their own.
+local function sandbox_env(dir, libs)
   local env = {}
   for _, k in ipairs(SAFE_GLOBALS) do env[k] = _G[k] end
   for _, lib in ipairs(SAFE_LIBS) do
@@ -180,10 +185,31 @@ local function sandbox_env()
   env.require = function(name)
     if name == "moonwire.json" then return json_ro end
     if name == "moonwire.path" then return path_ro end
-    error(format("require(%q) is not available to node modules", tostring(name)), 2)
+    if dir and type(name) == "string" and name:match("^[%w_]+%.[%w_.]*[%w_]$") then
+      return load_library(dir, libs, name)
+    end
+    error(format("require(%q) is not available to node modules: only "
+      .. "moonwire.json, moonwire.path and libraries in a subdirectory of the "
+      .. "node directory (require(\"lib.name\"))", tostring(name)), 2)
   end
   env._G = env
   return env
+end
+
+load_library = function(dir, libs, name)
+  if libs[name] ~= nil then
+    if libs[name] == false then error("require loop through " .. name, 3) end
+    return libs[name]
+  end
+  local file = dir .. "/" .. name:gsub("%.", "/") .. ".lua"
+  local chunk, err = loadfile(file)
+  if not chunk then error(format("require(%q): %s", name, err), 3) end
+  setfenv(chunk, sandbox_env(dir, libs))
+  jit.off(chunk, true)
+  libs[name] = false
+  local value = chunk()
+  libs[name] = value == nil and true or value
+  return libs[name]
 end
 
 local function check_module(mod, file)
@@ -213,7 +239,7 @@ local function load_module(file, builtin)
   if not chunk then return nil, err end
   local disarm
   if not builtin then
-    setfenv(chunk, sandbox_env())
+    setfenv(chunk, sandbox_env(file:match("^(.*)/[^/]*$") or ".", {}))
     jit.off(chunk, true)
     disarm = arm_limits()
   end
