@@ -54,6 +54,12 @@ static const setting settings_table[] = {
     {"node_instructions", "MOONWIRE_NODE_INSTRUCTIONS", NULL, cJSON_Number,
      "50000000"},
     {"node_memory_mb", "MOONWIRE_NODE_MEMORY_MB", NULL, cJSON_Number, "64"},
+    {"generate_provider", "MOONWIRE_GENERATE_PROVIDER", NULL, cJSON_String,
+     "\"builtin\""},
+    {"llm_url", "MOONWIRE_LLM_URL", NULL, cJSON_String, "null"},
+    {"llm_model", "MOONWIRE_LLM_MODEL", NULL, cJSON_String, "null"},
+    {"llm_api_key", "MOONWIRE_LLM_API_KEY", NULL, cJSON_String, "null"},
+    {"llm_timeout_ms", "MOONWIRE_LLM_TIMEOUT_MS", NULL, cJSON_Number, "60000"},
     {NULL, NULL, NULL, 0, NULL},
 };
 

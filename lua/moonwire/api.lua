@@ -655,6 +655,51 @@ local function metrics(req)
     "text/plain; version=0.0.4")
 end
 
+-- ---- generation ------------------------------------------------------------------
+
+-- Secrets named in a prompt become the integration's secret settings.
+local function secret_keeper(integ)
+  return function(name, value)
+    local ok, err = core.setting_put(integ.id, name, tostring(value), true)
+    if not ok then return nil, err end
+    local settings = json.decode(integ.settings) or {}
+    if settings[name] ~= nil then
+      settings[name] = nil
+      integ.settings = json.encode(settings)
+      db.integration_update(integ.id, integ.name, integ.status, integ.settings,
+        core.time())
+    end
+    return true
+  end
+end
+
+local function post_generate(req)
+  local b = body_object(req)
+  if not b then return end
+  if type(b.prompt) ~= "string" then
+    return fail(req, 422, "E_PROMPT", "\"prompt\" must be a string describing "
+      .. "the integration")
+  end
+  local opts = { provider = b.provider or cfg.generate_provider,
+    llm = { url = cfg.llm_url, model = cfg.llm_model, api_key = cfg.llm_api_key,
+      timeout_ms = cfg.llm_timeout_ms } }
+  if b.integration ~= nil then
+    local integ = find_integration(req, tostring(b.integration))
+    if not integ then return end
+    opts.integration = integ.id
+    opts.store_secret = secret_keeper(integ)
+  else
+    opts.store_secret = function()
+      return nil, "no integration was named, so the secret was not kept: pass "
+        .. "\"integration\" to keep it as that integration's secret setting"
+    end
+  end
+  require("moonwire.generate").start(b.prompt, opts, function(res, err)
+    if not res then return fail(req, 400, "E_GENERATE", tostring(err)) end
+    reply(req, 200, res)
+  end)
+end
+
 -- ---- routing --------------------------------------------------------------------
 
 local ID = "([%w_%-]+)"
@@ -684,6 +729,7 @@ local routes = {
   { "GET", "^/api/v1/executions/(%d+)$", get_execution },
   { "POST", "^/api/v1/executions/(%d+)/replay$", replay_execution },
   { "GET", "^/api/v1/node%-types$", node_types },
+  { "POST", "^/api/v1/generate$", post_generate },
   { "POST", "^/api/v1/node%-types/reload$", function(req)
       daemon.reload()
       node_types(req)

@@ -110,8 +110,10 @@ function M.token(ctx, o)
   local key = table.concat({ o.token_url or "", o.client_id or "",
     o.scope or "" }, "\0")
   local now = core.time()
+  -- A dry run's made-up token never enters the shared cache.
+  local cacheable = ctx.live
   local e = cache[key]
-  if e and e.token and e.expires_at > now and ctx.live then
+  if e and e.token and e.expires_at > now and cacheable then
     return e.token, nil, true
   end
   if e and e.waiters then
@@ -126,7 +128,7 @@ function M.token(ctx, o)
   local tok, err = fetch(ctx, o)
   local waiters = e.waiters
   e.waiters = nil
-  if tok and ctx.live then
+  if tok and cacheable then
     local life = lifetime(tok)
     e.token = tok
     e.expires_at = now + life - math.min(M.MAX_MARGIN, life / 10)

@@ -614,6 +614,14 @@ end
 -- Copies config, passing each present secret field's value through
 -- on_secret (whose nil result drops the field). Descends into arrays of
 -- objects so secrets in their items are found too.
+-- A secret field that only names a setting ("{{integration.client_secret}}")
+-- holds no secret: it stays in exports and traces, so that an exported
+-- workflow imports and runs as it was.
+local function is_setting_reference(v)
+  return type(v) == "string"
+    and v:match("^%s*{{~?%s*integration%.[%w_]+%s*~?}}%s*$") ~= nil
+end
+
 local function map_secrets(fields, config, on_secret)
   if not is_object(config) then return copy(config) end
 
@@ -622,7 +630,9 @@ local function map_secrets(fields, config, on_secret)
   for k, v in pairs(config) do
     local spec = specs[k]
     local items = spec and spec.kind == "array" and spec.items
-    if spec and spec.secret then
+    if spec and spec.secret and is_setting_reference(v) then
+      out[k] = v
+    elseif spec and spec.secret then
       out[k] = on_secret(v)
     elseif type(items) == "table" and not items.kind and is_array(v) then
       local a = json.array({})

@@ -476,11 +476,21 @@ describe("workflow.export", function()
     expect(out):to_contain('"port": "x",\n            "value": 1')
   end)
 
-  it("removes secret fields", function()
-    local out = workflow.export(json.decode(doc_example()), CATALOG)
+  it("removes secret fields that hold a secret", function()
+    local doc = json.decode(doc_example())
+    for _, n in ipairs(doc.nodes) do
+      if n.config.client_secret then n.config.client_secret = "hunter2-literal" end
+    end
+    local out = workflow.export(doc, CATALOG)
     expect(out:find("client_secret", 1, true)):to_be_nil()
+    expect(out:find("hunter2", 1, true)):to_be_nil()
     expect(out):to_contain('"client_id": "{{integration.client_id}}"')
     expect(out):to_contain('"editor": {')
+  end)
+
+  it("keeps a secret field that only names a setting", function()
+    local out = workflow.export(json.decode(doc_example()), CATALOG)
+    expect(out):to_contain('"client_secret": "{{integration.client_secret}}"')
   end)
 
   it("is byte-identical after export, import and export", function()
