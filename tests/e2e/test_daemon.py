@@ -949,6 +949,10 @@ class Hostile:
         ctype = headers.get("content-type", "")
         if status == 200 and ctype.startswith("text/plain"):
             return      # /metrics
+        if status == 200 and ctype.startswith("text/html"):
+            expect(b" /api/" not in data.split(b"\r\n", 1)[0],
+                   "an API path answered with a page", data[:300])
+            return      # the editor's pages, outside /api/
         if status == 204 or not body:
             expect(status < 400, "an error with no body", status, data[:300])
             return
