@@ -21,6 +21,7 @@
 #include "host.h"
 #include "log.h"
 #include "server.h"
+#include "store.h"
 #include "walker.h"
 
 #define MAX_DIRS 32
@@ -32,35 +33,36 @@ typedef struct setting {
     const char *flag;  /* command-line option, or NULL */
     int kind;          /* cJSON_String, cJSON_Number or cJSON_Array */
     const char *def;   /* default, as JSON text */
+    double min;        /* smallest number accepted */
 } setting;
 
 /* Every setting, its file key, environment variable and default; the
  * same table is documented in docs/configuration.md. */
 static const setting settings_table[] = {
-    {"listen", "MOONWIRE_LISTEN", "--listen", cJSON_String, "\"127.0.0.1:8420\""},
+    {"listen", "MOONWIRE_LISTEN", "--listen", cJSON_String, "\"127.0.0.1:8420\"", 0},
     {"data_dir", "MOONWIRE_DATA_DIR", "--data-dir", cJSON_String,
-     "\"moonwire-data\""},
-    {"admin_token", "MOONWIRE_ADMIN_TOKEN", NULL, cJSON_String, "null"},
-    {"log_level", "MOONWIRE_LOG_LEVEL", "--log-level", cJSON_String, "\"info\""},
-    {"node_path", "MOONWIRE_NODE_PATH", "--node-path", cJSON_Array, "[]"},
-    {"secret_key_file", "MOONWIRE_SECRET_KEY_FILE", NULL, cJSON_String, "null"},
-    {"max_body_bytes", "MOONWIRE_MAX_BODY_BYTES", NULL, cJSON_Number, "1048576"},
-    {"idle_timeout_s", "MOONWIRE_IDLE_TIMEOUT_S", NULL, cJSON_Number, "60"},
-    {"wait_timeout_s", "MOONWIRE_WAIT_TIMEOUT_S", NULL, cJSON_Number, "300"},
-    {"dedup_window_s", "MOONWIRE_DEDUP_WINDOW_S", NULL, cJSON_Number, "10"},
-    {"retention_days", "MOONWIRE_RETENTION_DAYS", NULL, cJSON_Number, "7"},
-    {"retention_count", "MOONWIRE_RETENTION_COUNT", NULL, cJSON_Number, "10000"},
-    {"max_concurrent", "MOONWIRE_MAX_CONCURRENT", NULL, cJSON_Number, "512"},
+     "\"moonwire-data\"", 0},
+    {"admin_token", "MOONWIRE_ADMIN_TOKEN", NULL, cJSON_String, "null", 0},
+    {"log_level", "MOONWIRE_LOG_LEVEL", "--log-level", cJSON_String, "\"info\"", 0},
+    {"node_path", "MOONWIRE_NODE_PATH", "--node-path", cJSON_Array, "[]", 0},
+    {"secret_key_file", "MOONWIRE_SECRET_KEY_FILE", NULL, cJSON_String, "null", 0},
+    {"max_body_bytes", "MOONWIRE_MAX_BODY_BYTES", NULL, cJSON_Number, "1048576", 1024},
+    {"idle_timeout_s", "MOONWIRE_IDLE_TIMEOUT_S", NULL, cJSON_Number, "60", 1},
+    {"wait_timeout_s", "MOONWIRE_WAIT_TIMEOUT_S", NULL, cJSON_Number, "300", 1},
+    {"dedup_window_s", "MOONWIRE_DEDUP_WINDOW_S", NULL, cJSON_Number, "10", 0},
+    {"retention_days", "MOONWIRE_RETENTION_DAYS", NULL, cJSON_Number, "7", 0.01},
+    {"retention_count", "MOONWIRE_RETENTION_COUNT", NULL, cJSON_Number, "10000", 1},
+    {"max_concurrent", "MOONWIRE_MAX_CONCURRENT", NULL, cJSON_Number, "512", 1},
     {"node_instructions", "MOONWIRE_NODE_INSTRUCTIONS", NULL, cJSON_Number,
-     "50000000"},
-    {"node_memory_mb", "MOONWIRE_NODE_MEMORY_MB", NULL, cJSON_Number, "64"},
+     "50000000", 100000},
+    {"node_memory_mb", "MOONWIRE_NODE_MEMORY_MB", NULL, cJSON_Number, "64", 1},
     {"generate_provider", "MOONWIRE_GENERATE_PROVIDER", NULL, cJSON_String,
-     "\"builtin\""},
-    {"llm_url", "MOONWIRE_LLM_URL", NULL, cJSON_String, "null"},
-    {"llm_model", "MOONWIRE_LLM_MODEL", NULL, cJSON_String, "null"},
-    {"llm_api_key", "MOONWIRE_LLM_API_KEY", NULL, cJSON_String, "null"},
-    {"llm_timeout_ms", "MOONWIRE_LLM_TIMEOUT_MS", NULL, cJSON_Number, "60000"},
-    {NULL, NULL, NULL, 0, NULL},
+     "\"builtin\"", 0},
+    {"llm_url", "MOONWIRE_LLM_URL", NULL, cJSON_String, "null", 0},
+    {"llm_model", "MOONWIRE_LLM_MODEL", NULL, cJSON_String, "null", 0},
+    {"llm_api_key", "MOONWIRE_LLM_API_KEY", NULL, cJSON_String, "null", 0},
+    {"llm_timeout_ms", "MOONWIRE_LLM_TIMEOUT_MS", NULL, cJSON_Number, "60000", 100},
+    {NULL, NULL, NULL, 0, NULL, 0},
 };
 
 typedef struct daemon {
@@ -85,9 +87,9 @@ static int set_value(cJSON *cfg, const setting *s, const char *text,
     } else if (s->kind == cJSON_Number) {
         char *end;
         double d = strtod(text, &end);
-        if (end == text || *end || d < 0) {
-            mw_err_set(e, "E_CONFIG", "%s must be a non-negative number, "
-                       "got \"%s\"", s->key, text);
+        if (end == text || *end || d < s->min) {
+            mw_err_set(e, "E_CONFIG", "%s must be a number of at least %g, "
+                       "got \"%s\"", s->key, s->min, text);
             return -1;
         }
         v = cJSON_CreateNumber(d);
@@ -107,12 +109,13 @@ static int check_kind(const cJSON *v, const setting *s, const char *file,
                       mw_err *e)
 {
     int ok = (s->kind == cJSON_String && (cJSON_IsString(v) || cJSON_IsNull(v))) ||
-             (s->kind == cJSON_Number && cJSON_IsNumber(v) && v->valuedouble >= 0) ||
+             (s->kind == cJSON_Number && cJSON_IsNumber(v) && v->valuedouble >= s->min) ||
              (s->kind == cJSON_Array && cJSON_IsArray(v));
     if (!ok)
         mw_err_set(e, "E_CONFIG", "%s: \"%s\" must be %s", file, s->key,
                    s->kind == cJSON_String ? "a string" :
-                   s->kind == cJSON_Number ? "a non-negative number" :
+                   s->kind == cJSON_Number ? "a number no smaller than the minimum "
+                   "in docs/configuration.md" :
                    "an array of strings");
     return ok ? 0 : -1;
 }
@@ -344,6 +347,8 @@ static int l_reply(lua_State *L)
         hdrs[nh++] = lua_tostring(L, -1);
         lua_pop(L, 1); /* the table keeps the string alive */
     }
+    MW_DEBUG("http %s %s -> %d (%.1f ms)", mw_sreq_method(r), mw_sreq_path(r),
+             status, mw_host_now_ms() - mw_sreq_started_ms(r));
     mw_sreq_reply(r, status, ctype, body, len, hdrs, nh);
     lua_pushboolean(L, 1);
     return 1;
@@ -530,7 +535,8 @@ static int serve(daemon *d, mw_err *e)
     opts.key_file = cfg_str(d->config, "secret_key_file")
                         ? cfg_str(d->config, "secret_key_file") : key;
     opts.node_dirs = dirs;
-    if (!(d->h = mw_host_create(&opts, e)))
+    if (!(d->h = mw_host_create(&opts, e)) ||
+        mw_store_check_key(d->h->store, e) < 0)
         return -1;
     so.max_body = (size_t)cfg_num(d->config, "max_body_bytes");
     so.idle_timeout_s = (int)cfg_num(d->config, "idle_timeout_s");
@@ -553,6 +559,27 @@ static int serve(daemon *d, mw_err *e)
     return 0;
 }
 
+/* libevent's own messages (a failed accept() when descriptors run out,
+ * say) go through our log, at most one a second so a flood stays small. */
+static void libevent_log(int severity, const char *msg)
+{
+    static double last_ms;
+    static long dropped;
+    double now = mw_host_now_ms();
+
+    if (severity < EVENT_LOG_WARN) {
+        MW_DEBUG("libevent: %s", msg);
+        return;
+    }
+    if (now - last_ms < 1000) {
+        dropped++;
+        return;
+    }
+    MW_WARN("libevent: %s%s", msg, dropped ? " (and similar lines dropped)" : "");
+    last_ms = now;
+    dropped = 0;
+}
+
 int mw_daemon_main(int argc, char **argv)
 {
     daemon d = {0};
@@ -560,6 +587,8 @@ int mw_daemon_main(int argc, char **argv)
     int rc;
 
     signal(SIGPIPE, SIG_IGN);
+    umask(077); /* the database, its key and the token are the daemon's own */
+    event_set_log_callback(libevent_log);
     d.config = load_config(argc, argv, &d.config_file, &e);
     if (!d.config) {
         fprintf(stderr, "moonwire serve: %s\n", e.msg);

@@ -23,6 +23,14 @@ int mw_log_set_level(const char *name)
     return name ? -1 : 0;
 }
 
+double mw_log_clock_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 void mw_log_write(int level, const char *fmt, ...)
 {
     char line[2048];
@@ -37,6 +45,12 @@ void mw_log_write(int level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    /* One event, one line: values from outside (an incident id, say) must
+     * not start a forged line or drive the terminal. */
+    for (char *p = line; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = (*p == '\n' || *p == '\r') ? ' ' : '?';
+    }
     fprintf(stderr, "%s.%03ldZ %s %s\n", stamp, (long)(tv.tv_usec / 1000),
             names[level], line);
 }

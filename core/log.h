@@ -15,6 +15,7 @@ extern int mw_log_level;
 
 /* Returns -1 for a name that is not a level (the level is unchanged). */
 int mw_log_set_level(const char *name);
+double mw_log_clock_ms(void);
 void mw_log_write(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -22,6 +23,16 @@ void mw_log_write(int level, const char *fmt, ...)
     do { \
         if ((lvl) <= mw_log_level) \
             mw_log_write((lvl), __VA_ARGS__); \
+    } while (0)
+/* At most one line a second from this call site. */
+#define MW_LOG_LIMITED(lvl, ...) \
+    do { \
+        static double mw_last_; \
+        double mw_now_ = mw_log_clock_ms(); \
+        if ((lvl) <= mw_log_level && mw_now_ - mw_last_ >= 1000) { \
+            mw_last_ = mw_now_; \
+            mw_log_write((lvl), __VA_ARGS__); \
+        } \
     } while (0)
 #define MW_ERROR(...) MW_LOG(MW_LOG_ERROR, __VA_ARGS__)
 #define MW_WARN(...) MW_LOG(MW_LOG_WARN, __VA_ARGS__)

@@ -67,6 +67,7 @@ struct mw_server {
     conn *conns;
     long pending;
     int port;
+    struct event *resume; /* re-enables accepting after an accept error */
 };
 
 static http_parser_settings settings;
@@ -345,6 +346,25 @@ static void too_large(conn *c)
     reply_error(c, 413, "E_BODY_TOO_LARGE", msg);
 }
 
+/* What went wrong, in the client's terms rather than the parser's. */
+static const char *parse_message(enum http_errno err)
+{
+    switch (err) {
+    case HPE_CB_url:
+        return "the request URL is longer than 8192 bytes";
+    case HPE_CB_header_field:
+    case HPE_CB_header_value:
+    case HPE_CB_headers_complete:
+        return "the request has more than 100 headers, or headers too large";
+    case HPE_INVALID_METHOD:
+        return "unknown HTTP method";
+    case HPE_INVALID_VERSION:
+        return "unsupported HTTP version";
+    default:
+        return http_errno_description(err);
+    }
+}
+
 /* Parses what has arrived; dispatches a complete request. */
 static void conn_feed(conn *c)
 {
@@ -379,7 +399,7 @@ static void conn_feed(conn *c)
                 reply_error(c, 431, "E_HEADERS_TOO_LARGE",
                             "the request headers are too large");
             else
-                reply_error(c, 400, "E_HTTP_PARSE", http_errno_description(err));
+                reply_error(c, 400, "E_HTTP_PARSE", parse_message(err));
             return;
         }
     }
@@ -550,6 +570,32 @@ bad:
     return -1;
 }
 
+static void on_resume_accept(evutil_socket_t fd, short what, void *arg)
+{
+    mw_server *s = arg;
+
+    (void)fd;
+    (void)what;
+    if (s->listener)
+        evconnlistener_enable(s->listener);
+}
+
+/* accept() failed (descriptors exhausted, most likely): stop accepting for
+ * a moment instead of spinning on the error. */
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+    mw_server *s = arg;
+    struct timeval pause = {0, 200000};
+
+    evconnlistener_disable(l);
+    if (!s->resume)
+        s->resume = evtimer_new(s->base, on_resume_accept, s);
+    if (s->resume)
+        evtimer_add(s->resume, &pause);
+    MW_LOG_LIMITED(MW_LOG_WARN, "cannot accept connections: %s; pausing 200 ms",
+                   evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
 int mw_server_listen(mw_server *s, const char *hostport, mw_err *e)
 {
     struct sockaddr_in sin;
@@ -565,6 +611,7 @@ int mw_server_listen(mw_server *s, const char *hostport, mw_err *e)
                    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
         return -1;
     }
+    evconnlistener_set_error_cb(s->listener, on_accept_error);
     getsockname(evconnlistener_get_fd(s->listener), (struct sockaddr *)&sin,
                 &len);
     s->port = ntohs(sin.sin_port);
@@ -589,5 +636,7 @@ void mw_server_destroy(mw_server *s)
     mw_server_stop_accepting(s);
     while (s->conns)
         conn_close(s->conns);
+    if (s->resume)
+        event_free(s->resume);
     free(s);
 }

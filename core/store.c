@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -164,6 +165,13 @@ static int unseal_into(mw_store *s, mw_buf *value, mw_err *e)
     }
     mw_buf_free(&plain);
     return rc;
+}
+
+int mw_store_check_key(mw_store *s, mw_err *e)
+{
+    if (!s->key_file || access(s->key_file, F_OK) != 0)
+        return 0;
+    return key_of(s, e) ? 0 : -1;
 }
 
 struct sqlite3 *mw_store_db(mw_store *s)

@@ -22,6 +22,9 @@ mw_store *mw_store_open(const char *path, mw_err *e);
 /* Where the key that seals secret settings lives (see secret.h). The file
  * is read, or created, the first time a secret is written or read. */
 int mw_store_set_key_file(mw_store *s, const char *path);
+/* Reads the key file now when it exists, so that a bad one is found at
+ * start rather than when a secret is first needed. */
+int mw_store_check_key(mw_store *s, mw_err *e);
 void mw_store_close(mw_store *s);
 
 /* Link (integration, incident) -> external ID, kept as JSON text so that

@@ -203,20 +203,6 @@ local function build_body(ctx, config, headers)
   return ctx:render(b, { mode = is_json and "json" or "text", field = "config.body" })
 end
 
-local function has_header(headers, name)
-  for k in pairs(headers) do
-    if lower(k) == name then return true end
-  end
-  return false
-end
-
--- The same for every attempt and every re-run of the share (after a
--- restart, say), different for each node, so a target that honours the
--- header creates once. A template in config.headers may set its own.
-local function idempotency_key(ctx)
-  return format("mw-%s-%s", tostring(ctx.share_id), ctx.node.id)
-end
-
 local function describe_failure(method, url, res, err)
   if not res then
     return format("%s %s failed: %s", method, url, err.message or err.code)
@@ -244,10 +230,6 @@ function M.run(ctx, config)
   local body, berr = build_body(ctx, config, headers)
   if config.body ~= nil and config.body ~= null and body == nil then
     return nil, berr
-  end
-
-  if ctx.share_id and not has_header(headers, "idempotency-key") then
-    headers["Idempotency-Key"] = idempotency_key(ctx)
   end
 
   local policy = retry_policy(config)

@@ -218,7 +218,8 @@ local function apply_settings(id, settings, plain, secret)
       db.setting_delete(id, k)
     elseif is_secret or is_secret_name(k) then
       settings[k] = nil
-      core.setting_put(id, k, tostring(v), true)
+      local ok, err = core.setting_put(id, k, tostring(v), true)
+      if not ok then error({ secret_error = err }, 0) end
     else
       db.setting_delete(id, k)
       settings[k] = v
@@ -250,10 +251,17 @@ local function patch_integration(req, id)
       .. "the integration")
   end
   local settings = json.decode(row.settings) or {}
-  db.transaction(function()
+  local ok, err = pcall(db.transaction, function()
     apply_settings(id, settings, b.settings, b.secrets)
     db.integration_update(id, name, status, json.encode(settings), core.time())
   end)
+  if not ok then
+    if type(err) == "table" and err.secret_error then
+      return fail(req, 500, "E_SECRET_KEY", "the secret was not stored: "
+        .. tostring(err.secret_error) .. " (check secret_key_file)")
+    end
+    error(err, 0)
+  end
   daemon.forget_workflow(id)
   reply(req, 200, integration_view(db.integration_get(id)))
 end
@@ -454,6 +462,10 @@ local function replay_execution(req, id)
   local body = row.share_id ~= null and db.share_body(row.share_id)
   if not integ or not body then
     return fail(req, 409, "E_REPLAY", "the share of this execution is no longer kept")
+  end
+  if integ.status ~= "active" then
+    return fail(req, 409, "E_INACTIVE", format("integration %q is inactive: "
+      .. "activate it before replaying its executions", integ.name))
   end
   local sid = db.share_insert(integ.id, row.incident, body,
     core.sha256_hex(body .. core.random_hex(4)), core.time(), row.id)

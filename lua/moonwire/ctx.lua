@@ -131,9 +131,11 @@ end
 --- Logs a line tagged with the node; never pass secrets.
 function Ctx:log(level, fmt, ...)
   if not core.log_enabled(level) then return end
+  local exec = private[self].exec
   local msg = select("#", ...) > 0 and format(fmt, ...) or tostring(fmt)
-  core.log(level, format("[node:%s:%s] exec=%s %s", self.node.type,
-    self.node.id, tostring(private[self].exec.id), msg))
+  msg = require("moonwire.runtime").scrub(exec, msg)
+  core.log(level, format("[node:%s:%s] share=%s incident=%s %s", self.node.type,
+    self.node.id, tostring(exec.share_id or "-"), tostring(exec.incident_id), msg))
 end
 
 --- Pauses this execution (other executions go on).
@@ -178,6 +180,27 @@ local function header_lines(headers)
     end
   end
   return lines, shown
+end
+
+local function has_key_ci(headers, name)
+  if type(headers) ~= "table" then return false end
+  for k, v in pairs(headers) do
+    local key = type(k) == "string" and k or (type(v) == "table" and (v.name or v[1]))
+    if type(key) == "string" and lower(key) == name then return true end
+  end
+  return false
+end
+
+-- A header map to add to: lists of {name, value} become a map.
+local function copy_headers(headers)
+  local out = {}
+  if type(headers) ~= "table" then return out end
+  if json.is_array(headers) or headers[1] ~= nil then
+    for _, h in ipairs(headers) do out[h.name or h[1]] = h.value or h[2] end
+  else
+    for k, v in pairs(headers) do out[k] = v end
+  end
+  return out
 end
 
 local function has_header(lines, name)
@@ -227,7 +250,18 @@ function Ctx:http(req)
       message = format("URL %q contains spaces or control characters", url) }
   end
   local body = req.body
-  local lines, shown, herr = header_lines(req.headers)
+  local exec = private[self].exec
+  local headers = req.headers
+  -- Every request a node sends for a share carries a key that is the same
+  -- on every attempt and every re-run of that share, so that a target can
+  -- tell a repeat from a new request.
+  if exec.share_id and method ~= "GET" and method ~= "HEAD"
+      and not has_key_ci(headers, "idempotency-key") then
+    headers = copy_headers(headers)
+    headers["Idempotency-Key"] = format("mw-%s-%s", tostring(exec.share_id),
+      self.node.id)
+  end
+  local lines, shown, herr = header_lines(headers)
   if not lines then return nil, { code = "E_HTTP_HEADER", message = herr } end
   if type(body) == "table" then
     local text, err = json.encode(body)

@@ -315,7 +315,12 @@ end
 function M.load_catalog(dirs)
   local catalog, origins, errors, helpers = {}, {}, {}, {}
   for i, dir in ipairs(dirs) do
-    local names = core.list_dir(dir) or {}
+    local names, lerr = core.list_dir(dir)
+    if not names then
+      errors[#errors + 1] = { file = dir, message = tostring(lerr)
+        .. " (a directory on the node path)" }
+      names = {}
+    end
     table.sort(names)
     for _, name in ipairs(names) do
       if name:match("%.lua$") and not name:match("_spec%.lua$") then
