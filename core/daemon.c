@@ -555,6 +555,7 @@ static int serve(daemon *d, mw_err *e)
     MW_INFO("listening on 127.0.0.1:%d (configured %s), data in %s",
             mw_server_port(d->srv), cfg_str(d->config, "listen"), dir);
     mw_host_dispatch(d->h);
+    call_daemon(d, "shutdown");
     MW_INFO("stopped");
     return 0;
 }

@@ -270,6 +270,7 @@ local function rotate_key(req, id)
   if not find_integration(req, id) then return end
   local key = new_key()
   db.integration_set_key(id, core.sha256_hex(key), core.time())
+  daemon.forget_workflow(id)
   reply(req, 200, integration_view(db.integration_get(id), key))
 end
 
@@ -368,7 +369,7 @@ end
 
 local function post_share(req)
   local key = bearer(req)
-  local integ = key and db.integration_by_key(core.sha256_hex(key))
+  local integ = key and daemon.integration_by_key(core.sha256_hex(key))
   if not integ then
     reject("unauthorized")
     return fail(req, 401, "E_APP_KEY", "unknown or missing app key: send "
@@ -392,7 +393,15 @@ local function post_share(req)
     reject("invalid")
     return fail(req, 400, "E_SHARE", err)
   end
-  reply(req, 202, { share_id = id, duplicate = dup or nil })
+  -- Durable before 202: the answer waits for the turn's commit.
+  db.after_commit(function(committed, cerr)
+    if committed then
+      return reply(req, 202, { share_id = id, duplicate = dup or nil })
+    end
+    reject("store")
+    fail(req, 503, "E_STORE", "the share could not be stored (" .. tostring(cerr)
+      .. "); it was not accepted: send it again later")
+  end)
 end
 
 local function get_share(req, id)
@@ -674,6 +683,7 @@ local function secret_keeper(integ)
   return function(name, value)
     local ok, err = core.setting_put(integ.id, name, tostring(value), true)
     if not ok then return nil, err end
+    daemon.forget_workflow(integ.id)
     local settings = json.decode(integ.settings) or {}
     if settings[name] ~= nil then
       settings[name] = nil

@@ -346,6 +346,7 @@ function Ctx:save_id(value, opts)
   if exec.save_link then
     exec.save_link(exec.integration, exec.incident_id, text)
   elseif core.has_store() then
+    if exec.batch then exec.batch() end
     local ok, serr = core.link_put(exec.integration, exec.incident_id, text)
     if not ok then return nil, serr end
   elseif exec.live then

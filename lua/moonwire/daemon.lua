@@ -57,10 +57,10 @@ end
 ---@return table|nil entry {version, wf, graph}
 ---@return string|nil err
 function M.workflow_for(integration_id)
+  local cached = workflows[integration_id]
+  if cached then return cached end
   local row = db.workflow_latest(integration_id)
   if not row then return nil, "the integration has no workflow yet" end
-  local cached = workflows[integration_id]
-  if cached and cached.version == row.version then return cached end
   local wf, errors = runtime.load_workflow(row.doc)
   if not wf then
     return nil, format("the stored workflow (version %d) no longer validates: %s",
@@ -74,22 +74,58 @@ function M.workflow_for(integration_id)
   return cached
 end
 
+-- What the share path reads of an integration on every share (its row and
+-- its settings, secrets opened), kept until the API changes it: every
+-- change calls forget_workflow.
+local integrations = {} -- id -> { row = , settings = }
+local by_key = {}       -- app key hash -> id
+
+--- Drops what is cached of an integration: its workflow, row, settings.
 function M.forget_workflow(integration_id)
   workflows[integration_id] = nil
+  integrations[integration_id] = nil
+  for hash, id in pairs(by_key) do
+    if id == integration_id then by_key[hash] = nil end
+  end
 end
 
 --- After DELETE: shares of the integration still in line do not run, and
 --- executions still running leave no trace.
 function M.integration_deleted(integration_id)
   deleted[integration_id] = true
-  workflows[integration_id] = nil
+  M.forget_workflow(integration_id)
 end
 
 --- Settings as templates see them: stored plain settings, then secrets.
 function M.settings_of(integ)
+  local c = integrations[integ.id]
+  if c and c.row == integ and c.settings then return c.settings end
   local s = json.decode(integ.settings) or {}
   for name, rec in pairs(core.settings(integ.id)) do s[name] = rec.value end
+  if c and c.row == integ then c.settings = s end
   return s
+end
+
+--- The integration's row, from the cache when it is there.
+function M.integration(id)
+  local c = integrations[id]
+  if c then return c.row end
+  local row = db.integration_get(id)
+  if row then integrations[id] = { row = row } end
+  return row
+end
+
+--- The integration an app key (by its hash) belongs to, or nil.
+function M.integration_by_key(hash)
+  local id = by_key[hash]
+  if id and integrations[id] then return integrations[id].row end
+  local row = db.integration_by_key(hash)
+  if row then
+    by_key[hash] = row.id
+    integrations[row.id] = integrations[row.id] or { row = row }
+    return integrations[row.id].row
+  end
+  return nil
 end
 
 -- Shorter values are too likely to occur by chance to be cut from a trace.
@@ -325,8 +361,7 @@ local function drop(job)
 end
 
 local function start_share(job)
-  local integ = not deleted[job.integration_id]
-    and db.integration_get(job.integration_id)
+  local integ = not deleted[job.integration_id] and M.integration(job.integration_id)
   if not integ then return drop(job) end
   local entry, werr = M.workflow_for(job.integration_id)
   if not entry then return fail_early(job, werr) end
@@ -335,6 +370,7 @@ local function start_share(job)
   local value = json.decode(row.body)
   local exec, perr = runtime.prepare(entry.wf, value, {
     integration = job.integration_id, settings = M.settings_of(integ),
+    settings_complete = true, secrets = entry.secrets,
     live = true, label = tostring(job.id),
   })
   if not exec then return fail_early(job, perr) end
@@ -342,6 +378,7 @@ local function start_share(job)
   exec.replay_of, exec.secrets = row.replay_of ~= null and row.replay_of or nil,
     entry.secrets
   exec.on_unlock = function() release(job.lane, job) end
+  exec.batch = db.begin_batch
   exec.on_finish = function(e) finish_share(job, e) end
   running = running + 1
   share_state[job.id] = "running"
@@ -453,6 +490,11 @@ function M.start(config)
   end
   core.after(1000, prune)
   log("info", "moonwire %s ready on port %d", core.version, config.port)
+end
+
+--- After the loop has ended: commit what the last turn wrote.
+function M.shutdown()
+  db.flush()
 end
 
 function M.stop()

@@ -395,6 +395,12 @@ function M.scrub(exec, text)
   return text
 end
 
+local function shallow(t)
+  local c = {}
+  for k, v in pairs(t or {}) do c[k] = v end
+  return c
+end
+
 local function settings_table(integration, overrides)
   local s = {}
   for name, rec in pairs(core.settings(integration)) do s[name] = rec.value end
@@ -413,7 +419,8 @@ function M.prepare(wf, value, opts)
   local vars, err = share.normalize(value)
   if not vars then return nil, err end
   local integration = opts.integration or "default"
-  vars.integration = settings_table(integration, opts.settings)
+  vars.integration = opts.settings_complete and shallow(opts.settings)
+    or settings_table(integration, opts.settings)
   local incident_id = share.incident_id(vars, vars.integration.incident_key)
   local meta = vars.metadata
   local history, link = { shares = 0, succeeded = 0 }, nil
@@ -433,7 +440,8 @@ function M.prepare(wf, value, opts)
   end
   if meta.incident_id == nil then meta.incident_id = incident_id end
   local secrets = {}
-  for name, rec in pairs(core.settings(integration)) do
+  for _, v in ipairs(opts.secrets or {}) do secrets[#secrets + 1] = v end
+  for name, rec in pairs(opts.secrets and {} or core.settings(integration)) do
     if rec.secret and #rec.value >= 4 then secrets[#secrets + 1] = rec.value end
   end
   for name, v in pairs(opts.settings or {}) do
@@ -554,6 +562,7 @@ function M.finish(exec, ok, reason)
   exec.error = reason
   exec.duration_ms = now_ms() - exec.started_ms
   if core.has_store() and exec.live and not exec.test then
+    if exec.batch then exec.batch() end
     local hok, herr = core.history_add(exec.integration, exec.incident_id, ok)
     if not hok then core.log("error", "cannot record share history: " .. herr) end
   end
