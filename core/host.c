@@ -412,8 +412,9 @@ static void on_later(evutil_socket_t fd, short what, void *arg)
         MW_ERROR("timer callback failed: %s", e.msg);
 }
 
-/* after(ms, fn): calls fn from the loop once ms have passed (0: on the
- * next turn, never from inside the caller). */
+/* after(ms, fn[, urgent]): calls fn from the loop once ms have passed (0:
+ * on the next turn, never from inside the caller); urgent runs it before
+ * execution work (see MW_PRIO_URGENT). */
 static int l_after(lua_State *L)
 {
     double ms = luaL_checknumber(L, 1);
@@ -427,6 +428,8 @@ static int l_after(lua_State *L)
         free(l);
         return luaL_error(L, "out of memory");
     }
+    if (lua_toboolean(L, 3))
+        event_priority_set(l->ev, MW_PRIO_URGENT);
     l->h = h;
     lua_pushvalue(L, 2);
     l->ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -564,6 +567,11 @@ mw_host *mw_host_create(const mw_host_opts *opts, mw_err *e)
         mw_err_set(e, "E_LOOP", "cannot create the event loop");
         goto fail;
     }
+    /* Two priorities: MW_PRIO_URGENT (inbound requests, the commit that
+     * lets their answers go) runs before MW_PRIO_WORK (executions, their
+     * outbound HTTP, timers), so a burst of shares is taken in at once
+     * and executed from the durable queue as the loop has time. */
+    event_base_priority_init(h->base, 2);
     if (!(h->http = mw_http_create(h->base, e)))
         goto fail;
     if (opts->db_path && !(h->store = mw_store_open(opts->db_path, e)))

@@ -14,6 +14,9 @@ struct mw_http;
 struct mw_store;
 struct mw_walker;
 
+/* Event priorities of the loop (libevent runs lower numbers first). */
+enum { MW_PRIO_URGENT = 0, MW_PRIO_WORK = 1 };
+
 typedef struct mw_host {
     lua_State *L;
     struct event_base *base;

@@ -504,6 +504,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
     }
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
+    bufferevent_priority_set(c->bev, MW_PRIO_URGENT);
     bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
     bufferevent_set_timeouts(c->bev, &idle, &idle);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);

@@ -327,6 +327,8 @@ local function record(job, exec)
     tostring(eid), exec.status, exec.error and (": " .. exec.error) or "")
 end
 
+local leave_memory -- the queue window, below
+
 local function finish_share(job, exec)
   running = running - 1
   record_metrics(exec)
@@ -340,6 +342,7 @@ local function finish_share(job, exec)
     record(job, exec)
   end
   release(job.lane, job)
+  leave_memory()
   arm_pump()
 end
 
@@ -357,6 +360,7 @@ local function drop(job)
   share_state[job.id] = nil
   log("info", "share %d: its integration was deleted; not run", job.id)
   release(job.lane, job)
+  leave_memory()
   arm_pump()
 end
 
@@ -391,21 +395,63 @@ local function start_share(job)
 end
 
 --- Starts ready shares while slots are free. Runs from the loop.
+-- Starts per pass: the loop goes back to its sockets between passes, so
+-- answers and responses are not held up behind a long run of starts.
+local STARTS_PER_PASS = 32
+
 pump = function()
   pump_armed = false
   local limit = cfg.max_concurrent or 512
+  local started = 0
   while not stopping and running < limit and ready_head <= ready_tail do
+    if started == STARTS_PER_PASS then return arm_pump() end
     local job = ready[ready_head]
     ready[ready_head] = nil
     ready_head = ready_head + 1
+    started = started + 1
     local ok, err = pcall(start_share, job)
     if not ok then log("error", "share %d: %s", job.id, tostring(err)) end
   end
   if ready_head > ready_tail then ready, ready_head, ready_tail = {}, 1, 0 end
 end
 
---- Queues an accepted (already stored) share behind its incident's lane.
+-- The queue in memory holds at most QUEUE_WINDOW shares; the others wait
+-- in the database (status queued) and are read in, oldest first, as room
+-- frees. Memory stays flat however long the queue, and per-incident order
+-- holds because shares only ever enter memory in id order.
+local QUEUE_WINDOW = 2048
+local in_memory = 0   -- shares placed in lanes and not yet finished
+local backlog = false -- queued shares in the database not yet in memory
+local loaded_upto = 0 -- the highest share id placed in memory
+
+local place
+
+local function refill()
+  if not backlog or in_memory > QUEUE_WINDOW / 2 then return end
+  local room = QUEUE_WINDOW - in_memory
+  local rows = db.shares_queued_after(loaded_upto, room)
+  for _, r in ipairs(rows) do place(r.id, r.integration_id, r.incident) end
+  if #rows < room then backlog = false end
+end
+
+leave_memory = function()
+  in_memory = in_memory - 1
+  refill()
+end
+
+--- Queues an accepted (already stored) share behind its incident's lane,
+--- or leaves it in the database when the window is full.
 function M.schedule(id, integration_id, incident)
+  if backlog or in_memory >= QUEUE_WINDOW then
+    backlog = true
+    return
+  end
+  place(id, integration_id, incident)
+end
+
+place = function(id, integration_id, incident)
+  in_memory = in_memory + 1
+  if id > loaded_upto then loaded_upto = id end
   local key = lane_key(integration_id, incident)
   local lane = lanes[key]
   if not lane then
@@ -473,6 +519,7 @@ end
 function M.config() return cfg end
 function M.running() return running end
 function M.queue_depth()
+  if backlog then return db.shares_queued_count() - running end
   local n = ready_tail - ready_head + 1
   for _, lane in pairs(lanes) do n = n + lane.tail - lane.head + 1 end
   return n
@@ -483,10 +530,11 @@ function M.start(config)
   cfg = config
   db.init()
   require("moonwire.api").configure(config)
-  local open = db.shares_open()
-  for _, s in ipairs(open) do M.schedule(s.id, s.integration_id, s.incident) end
-  if #open > 0 then
-    log("info", "recovered %d unfinished share(s) from the last run", #open)
+  local open = db.shares_queued_count()
+  if open > 0 then
+    log("info", "recovered %d unfinished share(s) from the last run", open)
+    backlog = true
+    refill()
   end
   core.after(1000, prune)
   log("info", "moonwire %s ready on port %d", core.version, config.port)

@@ -78,7 +78,7 @@ function M.begin_batch()
   if batch_open then return end
   must(core.sql_begin())
   batch_open = true
-  core.after(0, M.flush)
+  core.after(0, M.flush, true) -- urgent: answers wait for it
 end
 
 --- Calls fn(ok, err) once what was written so far is committed.
@@ -252,9 +252,14 @@ function M.share_finish(id, status, execution_id, now)
     status, execution_id, now, id)
 end
 
-function M.shares_open()
+--- Queued shares with an id above `after`, oldest first, at most `limit`.
+function M.shares_queued_after(after, limit)
   return q("SELECT id, integration_id, incident FROM shares"
-    .. " WHERE status = 'queued' ORDER BY id")
+    .. " WHERE status = 'queued' AND id > ? ORDER BY id LIMIT ?", after, limit)
+end
+
+function M.shares_queued_count()
+  return one("SELECT count(*) AS n FROM shares WHERE status = 'queued'").n
 end
 
 -- ---- executions ---------------------------------------------------------------
