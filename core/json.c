@@ -685,8 +685,20 @@ static int add_number(mw_buf *out, double v, mw_err *e)
         return -1;
     }
     if (v == floor(v) && fabs(v) <= MAX_SAFE_INT) {
-        snprintf(tmp, sizeof(tmp), "%.0f", v == 0 ? 0.0 : v);
-        return mw_buf_adds(out, tmp);
+        /* Integers are most numbers in payloads: digits by hand, no
+         * printf. */
+        long long n = (long long)v;
+        unsigned long long u = n < 0 ? 0ULL - (unsigned long long)n
+                                     : (unsigned long long)n;
+        char *p = tmp + sizeof(tmp);
+
+        do {
+            *--p = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (n < 0)
+            *--p = '-';
+        return mw_buf_add(out, p, (size_t)(tmp + sizeof(tmp) - p));
     }
     for (int prec = 15; prec <= 17; prec++) {
         snprintf(tmp, sizeof(tmp), "%.*g", prec, v);

@@ -199,6 +199,13 @@ local function build_body(ctx, config, headers)
   if type(b) == "table" then return json.encode(b) end
   b = tostring(b)
   if not config.transform_request then return b end
+  -- A JSON body that is one variable ({{createPayload}}) is that value's
+  -- JSON: no template pass and no second parse.
+  local only = b:match("^%s*{{%s*([%w_]+[%w_.]*)%s*}}%s*$")
+  if only and ctype and ctype:find("json", 1, true) then
+    local v = ctx:get(only)
+    if v ~= nil then return json.encode(v) end
+  end
   local is_json = ctype and ctype:find("json", 1, true)
   return ctx:render(b, { mode = is_json and "json" or "text", field = "config.body" })
 end

@@ -481,10 +481,15 @@ local function redact_headers(schema_fields, config)
   return config
 end
 
+-- A node's config as traces show it; computed once per loaded workflow,
+-- since the config does not change between runs. Traces share the table.
 local function redact(node)
-  local schema = require("moonwire.schema")
-  local fields = node.module.schema
-  return redact_headers(fields, schema.redact(fields, node.config))
+  if node.redacted == nil then
+    local schema = require("moonwire.schema")
+    local fields = node.module.schema
+    node.redacted = redact_headers(fields, schema.redact(fields, node.config))
+  end
+  return node.redacted
 end
 
 local function error_text(err)
