@@ -176,14 +176,7 @@ local function find_integration(req, id)
   return row
 end
 
-local SECRET_NAME = { client_secret = true, password = true, api_key = true,
-  token = true, secret = true, private_key = true }
-
-local function is_secret_name(name)
-  local n = lower(name)
-  return SECRET_NAME[n] or n:match("secret") or n:match("password")
-    or n:match("token$") or n:match("api_?key")
-end
+local is_secret_name = require("moonwire.secrets").is_secret_name
 
 local function check_settings(req, field, settings)
   if type(settings) ~= "table" or json.is_array(settings)

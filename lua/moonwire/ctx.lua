@@ -6,6 +6,7 @@
 local core = require("moonwire.core")
 local json = require("moonwire.json")
 local path = require("moonwire.path")
+local is_secret_header = require("moonwire.secrets").is_secret_header
 
 local type, tostring, pairs, ipairs = type, tostring, pairs, ipairs
 local format, lower, find = string.format, string.lower, string.find
@@ -22,11 +23,6 @@ local M = { Ctx = Ctx }
 -- (a user module above all) sees the ctx methods, not the execution.
 local private = setmetatable({}, { __mode = "k" })
 
--- Header names whose values never reach a trace or a log.
-local SECRET_HEADERS = {
-  authorization = true, ["proxy-authorization"] = true, cookie = true,
-  ["x-api-key"] = true, ["api-key"] = true,
-}
 
 --- Creates the ctx for one node run.
 ---@param exec table the execution (runtime.prepare)
@@ -157,7 +153,7 @@ local function header_lines(headers)
         .. "a colon or a control character", name)
     end
     lines[#lines + 1] = name .. ": " .. value
-    shown[name] = SECRET_HEADERS[lower(name)] and "[redacted]" or value
+    shown[name] = is_secret_header(name) and "[redacted]" or value
     return true
   end
   if headers then

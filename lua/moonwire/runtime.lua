@@ -374,12 +374,8 @@ end
 
 -- ---- executions -----------------------------------------------------------------
 
--- Setting names whose values are credentials, wherever they come from.
-local function is_secret_name(name)
-  local n = tostring(name):lower()
-  return n:find("secret", 1, true) or n:find("password", 1, true)
-    or n:find("token", 1, true) or n:find("api_?key") or n:find("private", 1, true)
-end
+local secret_names = require("moonwire.secrets")
+local is_secret_name = secret_names.is_secret_name
 M.is_secret_name = is_secret_name
 
 --- Replaces every secret the execution knows of in text.
@@ -457,11 +453,6 @@ function M.prepare(wf, value, opts)
   }
 end
 
--- Header names whose literal values are credentials.
-local SECRET_HEADERS = {
-  authorization = true, ["proxy-authorization"] = true, cookie = true,
-  ["x-api-key"] = true, ["api-key"] = true,
-}
 
 -- A headers field written as an object may hold a literal credential;
 -- a value built by a template ("Bearer {{token.access_token}}") names no
@@ -473,7 +464,7 @@ local function redact_headers(schema_fields, config)
       local copy = {}
       for k, v in pairs(h) do
         local literal = type(v) == "string" and not v:find("{{", 1, true)
-        copy[k] = (SECRET_HEADERS[tostring(k):lower()] and literal) and "[redacted]" or v
+        copy[k] = (secret_names.is_secret_header(k) and literal) and "[redacted]" or v
       end
       config[f.name] = copy
     end

@@ -736,13 +736,10 @@ end
 -- Without its schema (the node type is gone) a config's secrets are
 -- known only by their names: anything named like a credential is dropped.
 local function strip_by_name(config)
+  local is_secret_name = require("moonwire.secrets").is_secret_name
   local out = {}
   for k, v in pairs(config) do
-    local n = tostring(k):lower()
-    local secret = n:find("secret", 1, true) or n:find("password", 1, true)
-      or n:find("token", 1, true) or n:find("api_?key") or n:find("private", 1, true)
-      or n:find("routing_key", 1, true) or n:find("credential", 1, true)
-    if not secret then out[k] = v end
+    if not is_secret_name(k) then out[k] = v end
   end
   return out
 end
