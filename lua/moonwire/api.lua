@@ -425,6 +425,11 @@ local function execution_view(row, with_trace)
   if with_trace then
     local trace = json.decode(row.trace)
     v.trace = type(trace) == "table" and with_attempts(trace) or json.array()
+    local inputs = row.workflow_version ~= null
+      and daemon.node_inputs(row.integration_id, row.workflow_version)
+    for _, e in ipairs(v.trace) do
+      if type(e) == "table" and e.input == nil and inputs then e.input = inputs[e.id] end
+    end
   end
   return v
 end

@@ -483,6 +483,8 @@ local function redact(node)
   return node.redacted
 end
 
+M.node_input = redact
+
 local function error_text(err)
   if type(err) == "table" then
     return err.message or json.encode(err) or "error"
