@@ -401,6 +401,8 @@ local function get_share(req, id)
   local row = db.share_get(tonumber(id) or -1)
   if not row then return fail(req, 404, "E_NOT_FOUND", "no share " .. id) end
   row.status = daemon.share_status(row.id) or row.status
+  local text = db.share_body(row.id)
+  row.body = text and json.decode(text) or null
   reply(req, 200, row)
 end
 

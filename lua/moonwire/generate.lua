@@ -146,8 +146,39 @@ local function scrub_text(text, secrets, as_ref)
 end
 
 -- Replaces every literal occurrence of a secret in the strings of v.
+-- Credentials by their look, for the ones the planner did not take as
+-- secrets: Slack tokens, JWTs, Atlassian tokens, Bearer and Basic values,
+-- and long random-looking words. They never leave in plain text.
+local TOKEN_SHAPES = {
+  "xox[abprs]%-[%w%-]+",
+  "eyJ[%w_%-]+%.[%w_%-]+%.[%w_%-]*",
+  "ATATT[%w_%-=]+",
+  "[Bb]earer%s+[%w%._~%+/=%-]+",
+  "[Bb]asic%s+[%w%+/=]+",
+}
+
+local function looks_random(word)
+  if #word < 24 then return false end
+  local classes = (find(word, "%l") and 1 or 0) + (find(word, "%u") and 1 or 0)
+    + (find(word, "%d") and 1 or 0)
+  return classes >= 3 and not find(word, "[/:]")
+end
+
+local function hide_tokens(text)
+  for _, shape in ipairs(TOKEN_SHAPES) do
+    text = gsub(text, shape, "[secret]")
+  end
+  return (gsub(text, "[%w_%-]+", function(word)
+    if looks_random(word) then return "[secret]" end
+  end))
+end
+
 local function scrub(v, secrets, as_ref)
-  if type(v) == "string" then return scrub_text(v, secrets, as_ref) end
+  if type(v) == "string" then
+    v = scrub_text(v, secrets, as_ref)
+    if not as_ref and not find(v, "{{", 1, true) then v = hide_tokens(v) end
+    return v
+  end
   if type(v) ~= "table" or json.is_bignum(v) then return v end
   for k, x in pairs(v) do v[k] = scrub(x, secrets, as_ref) end
   return v
