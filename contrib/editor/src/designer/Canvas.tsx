@@ -86,7 +86,7 @@ export function Canvas(props: Props) {
   useEffect(() => {
     if (fitted.current || !initialized || nodes.length === 0) return;
     fitted.current = true;
-    rf.fitView({ padding: 0.2 });
+    rf.fitView({ padding: 0.2, maxZoom: 1 });
   }, [initialized, nodes.length, rf]);
   const docRef = useRef(doc);
   docRef.current = doc;
@@ -121,7 +121,7 @@ export function Canvas(props: Props) {
   useEffect(() => {
     if (!fitSignal) return;
     // after React Flow has taken the new positions
-    const t = setTimeout(() => rf.fitView({ padding: 0.2 }), 60);
+    const t = setTimeout(() => rf.fitView({ padding: 0.2, maxZoom: 1 }), 60);
     return () => clearTimeout(t);
   }, [fitSignal, rf]);
 

@@ -284,6 +284,7 @@ function DesignerView({ integrationId, onSignOut }: Props) {
               <TestPanel
                 integrationId={integrationId}
                 doc={doc}
+                problemCount={wf.problems.all.length}
                 trace={trace}
                 onTrace={setTrace}
                 onShow={showNode}

@@ -14,12 +14,17 @@ import { TraceList } from "./RunDetails";
 export const SAMPLE_SHARE = `{
   "incident": {
     "id": "sample-incident-1",
-    "status": "Active",
-    "severity": 2,
+    "status": "critical",
+    "active": true,
+    "severity": "critical",
     "start": 1717236000,
     "incident_tags": [],
     "alerts": [
-      { "description": "Disk almost full on db-1", "host": "db-1", "status": "critical" }
+      {
+        "description": "Disk almost full on db-1",
+        "status": "critical",
+        "tags": [{ "name": "host", "value": "db-1" }]
+      }
     ]
   },
   "metadata": { "event_type": "incident#new", "incident_id": "sample-incident-1" }
@@ -42,12 +47,14 @@ function payloadOf(share: Share): Json | null {
 interface Props {
   integrationId: string;
   doc: Json;
+  /** problems the editor already sees in the workflow: no run until fixed */
+  problemCount: number;
   trace: TraceView | null;
   onTrace: (t: TraceView | null) => void;
   onShow: (id: string) => void;
 }
 
-export function TestPanel({ integrationId, doc, trace, onTrace, onShow }: Props) {
+export function TestPanel({ integrationId, doc, problemCount, trace, onTrace, onShow }: Props) {
   const api = useApi();
   const [share, setShare] = useState(SAMPLE_SHARE);
   const [live, setLive] = useState(false);
@@ -85,6 +92,13 @@ export function TestPanel({ integrationId, doc, trace, onTrace, onShow }: Props)
   }
 
   async function run() {
+    if (problemCount > 0) {
+      setError(
+        `The workflow has ${problemCount} problem${problemCount === 1 ? "" : "s"}: ` +
+          "fix them (see the list on the canvas) before a test run.",
+      );
+      return;
+    }
     let value: Json;
     try {
       value = parseJson(share);
