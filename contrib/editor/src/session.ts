@@ -1,29 +1,18 @@
-// The admin token for this browser tab: held in sessionStorage only, so
-// it is gone when the tab closes and is never written anywhere else.
+// The admin token for this page: held in memory only, never written to
+// any storage, so it is gone when the page is closed or reloaded (the
+// login screen asks again).
 // SPDX-License-Identifier: MIT
 
-const KEY = "moonwire.adminToken";
+let token: string | null = null;
 
 export function loadToken(): string | null {
-  try {
-    return sessionStorage.getItem(KEY);
-  } catch {
-    return null;
-  }
+  return token;
 }
 
-export function saveToken(token: string): void {
-  try {
-    sessionStorage.setItem(KEY, token);
-  } catch {
-    // storage refused (private mode): the token lives in memory only
-  }
+export function saveToken(value: string): void {
+  token = value;
 }
 
 export function forgetToken(): void {
-  try {
-    sessionStorage.removeItem(KEY);
-  } catch {
-    // nothing was stored
-  }
+  token = null;
 }
