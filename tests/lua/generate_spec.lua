@@ -116,6 +116,47 @@ local function body_of(prompt, name)
   return bodies[#bodies] or ""
 end
 
+-- The workflow's nodes of a type, in order.
+local function nodes_of(doc, typ)
+  local out = {}
+  for _, n in ipairs(doc.nodes) do
+    if n.type == typ then out[#out + 1] = n end
+  end
+  return out
+end
+
+-- The URL of the first request reached from a node's port, through the
+-- transforms before it; nil when the port is unwired.
+local function request_after(doc, from, port)
+  local by_id = {}
+  for _, n in ipairs(doc.nodes) do by_id[n.id] = n end
+  local at, p = from, port
+  for _ = 1, #doc.nodes do
+    local to
+    for _, e in ipairs(doc.connections) do
+      if e.from == at and e.port == p then to = e.to end
+    end
+    if not to then return nil end
+    local n = by_id[to]
+    if n.type == "http_request" then return n.config.url end
+    expect(n.type):to_be("transform")
+    at, p = to, "next"
+  end
+  return nil
+end
+
+-- A flow_control node's routes as "port=v1|v2" words, in order.
+local function routes_of(node)
+  local out = {}
+  for i, r in ipairs(node.config.routes) do
+    local vals = r.values or { r.value }
+    local words = {}
+    for j, v in ipairs(vals) do words[j] = tostring(v) end
+    out[i] = r.port .. "=" .. table.concat(words, "|")
+  end
+  return table.concat(out, ", ")
+end
+
 describe("generate routing", function()
   it("routes new and update shares on metadata.firstTime", function()
     local _, wf = gen("For new incidents POST " .. T .. "/tickets and save the "
@@ -165,6 +206,50 @@ describe("generate routing", function()
       warning = { "POST " .. T .. "/alerts" } })
     sends("Send incidents with status critical or warning to " .. T
       .. "/alerts.", { new = { "POST " .. T .. "/alerts" }, resolved = {} })
+  end)
+
+  it("reads 'critical or warning severity' as one gate on severity", function()
+    local p = "Send to PagerDuty events v2 at " .. T .. "/v2/enqueue with routing "
+      .. "key R0UTKEYsecret999. Trigger when active, resolve when not active. "
+      .. "Only for critical or warning severity."
+    local res = gen(p)
+    local doc = res.workflow
+    local switches = nodes_of(doc, "flow_control")
+    expect(#switches):to_be(1)
+    expect(switches[1].config.source):to_be("incident.severity")
+    local route = switches[1].config.routes
+    expect(#route):to_be(1)
+    expect(route[1].value):to_be_nil()
+    expect(table.concat(route[1].values, ",")):to_be("critical,warning")
+    expect(#nodes_of(doc, "http_request")):to_be(1)
+    expect(request_after(doc, switches[1].id, route[1].port))
+      :to_be(T .. "/v2/enqueue")
+    expect(request_after(doc, switches[1].id, "default")):to_be_nil()
+    sends(p, { new = { "POST " .. T .. "/v2/enqueue" },
+      warning = { "POST " .. T .. "/v2/enqueue" } })
+  end)
+
+  it("routes on severity with the variable said once for the list", function()
+    local p = "route by severity: critical incidents POST to " .. T .. "/crit, "
+      .. "warning ones POST to " .. T .. "/warn, otherwise do nothing"
+    local res = gen(p)
+    local doc = res.workflow
+    local switches = nodes_of(doc, "flow_control")
+    expect(#switches):to_be(1)
+    local sw = switches[1]
+    expect(sw.config.source):to_be("incident.severity")
+    expect(routes_of(sw)):to_be("critical=critical, warning=warning")
+    expect(request_after(doc, sw.id, "critical")):to_be(T .. "/crit")
+    expect(request_after(doc, sw.id, "warning")):to_be(T .. "/warn")
+    expect(request_after(doc, sw.id, "default")):to_be_nil()
+    for _, e in ipairs(doc.connections) do
+      local n
+      for _, m in ipairs(doc.nodes) do
+        if m.id == e.from then n = m end
+      end
+      expect(n.type == "http_request" and e.port == "next"):to_be(false)
+    end
+    sends(p, { new = { "POST " .. T .. "/crit" }, warning = { "POST " .. T .. "/warn" } })
   end)
 
   it("gates on 'only' and lets 'ignore' exclude values", function()

@@ -401,11 +401,39 @@ local function status_values(s)
   return vals
 end
 
+-- The text after a status word with the rest of its list skipped: in
+-- "critical or warning severity", what follows "critical" is "severity".
+local function after_list(after)
+  while true do
+    local w, rest = match(after, "^[%s,/]*%f[%w]or%s+(%a+)(.*)$")
+    if not w then w, rest = match(after, "^[%s,/]*%f[%w]and%s+(%a+)(.*)$") end
+    if not w then w, rest = match(after, "^%s*[,/]%s*(%a+)(.*)$") end
+    if not w or not M.STATUS_WORDS[gsub(w, "s$", "")] then return after end
+    after = rest
+  end
+end
+
+-- A status word with no variable of its own near it takes the one of the
+-- list or the value before it in the text: "route by severity: critical
+-- incidents POST to A, warning ones POST to B".
+local function inherit_vars(found)
+  table.sort(found, function(x, y) return x.a < y.a end)
+  local var
+  for _, f in ipairs(found) do
+    if f.explicit then
+      var = f.cond.source
+    elseif var and (f.cond.values[1] ~= "ok" or var ~= "incident.severity") then
+      f.cond.source = var
+    end
+  end
+end
+
 -- "status is critical", "critical incidents", "severity is warning or
 -- critical", "not ok": conditions on incident.status or .severity.
 local function status_conds(s, out)
   local v = "critical|warning|ok|unknown|info|error|major|minor|high|low|medium"
   local words = {}
+  local found = {}
   for w in v:gmatch("[^|]+") do words[#words + 1] = w end
   for _, w in ipairs(words) do
     local a = 1
@@ -429,18 +457,23 @@ local function status_conds(s, out)
         or (find(before, "^%s*$") and x == 1)
       if statusish and subject ~= "urgency" and subject ~= "priority" then
         local var = "incident.status"
-        local sev = find(before, "severity[^%.]*$") or find(after, "^%s*severity")
+        local rest = after_list(sub(s, y + 1, y + 80))
+        local sev = find(before, "severity[^%.]*$") or find(rest, "^%s*severity")
+        local stat = find(before, "status[^%.]*$") or find(rest, "^%s*status")
         if sev and not find(before, "status[^%.]*$") then
           var = "incident.severity"
         end
         local neg = find(before, "%f[%w]not%s+$") or find(before, "n't%s+$")
           or find(before, "other than%s+$") or find(before, "except%s+$")
           or find(before, "%f[%w]not%s+[%a]+%s+$")
-        out[#out + 1] = { a = x, b = y, cond = cond(var, { w }, w, 4,
-          { negate = neg and true or nil }) }
+        local f = { a = x, b = y, explicit = (sev or stat) and true or nil,
+          cond = cond(var, { w }, w, 4, { negate = neg and true or nil }) }
+        found[#found + 1] = f
+        out[#out + 1] = f
       end
     end
   end
+  inherit_vars(found)
 end
 
 -- "environment tag is production", "tag service=checkout", "tagged
