@@ -527,6 +527,23 @@ describe("generate auth and secrets", function()
     expect(json.encode(res):find("hunter22", 1, true)):to_be_nil()
   end)
 
+  it("reads an e-mail address and API token as Jira Cloud basic auth", function()
+    local tok = "ATATT3xFfGF0SuperSecretJiraTok"
+    local res, _, kept = gen("Create a Jira issue at " .. T .. "/rest/api/2/issue "
+      .. "authenticating with email bob@corp.com and API token " .. tok
+      .. ", and save the key.")
+    local core = require("moonwire.core")
+    expect(kept.basic_auth):to_be("Basic " .. core.base64("bob@corp.com:" .. tok))
+    expect(kept.api_key):to_be_nil()
+    local text = json.encode(res.workflow)
+    expect(text):to_contain('"Authorization":"{{integration.basic_auth}}"')
+    expect(text:find("Bearer", 1, true)):to_be_nil()
+    expect(json.encode(res):find(tok, 1, true)):to_be_nil()
+    local warnings = json.encode(res.warnings)
+    expect(warnings:find("e-mail", 1, true)):to_be_nil()
+    expect(warnings:find("email", 1, true)):to_be_nil()
+  end)
+
   it("says where a secret could not be kept", function()
     local res = generate.generate("Use the bearer token xyz-1 and POST to "
       .. T .. "/x.", { dry_run = false, store_secret = function()

@@ -173,6 +173,28 @@ function M.scan_keys(plan, doc, c)
   end
 end
 
+---Where "email" or "e-mail address" names the user of basic auth.
+---@param work string the clause's working text
+---@return integer|nil start
+---@return integer|nil end
+function M.find_email_user(work)
+  local a, b = find(work, "%f[%w]e%-?mail%s+address%f[%W]")
+  if not a then a, b = find(work, "%f[%w]e%-?mail%f[%W]") end
+  return a, b
+end
+
+---True when a clause gives an e-mail address with a token or password:
+---the address is the user name of basic auth ("email:token").
+---@param low string the clause's lower-case text
+function M.email_credentials(low)
+  local a, b = M.find_email_user(low)
+  if not a or not find(low, "^[%s:=]*[^@%s,;]+@[^@%s,;]+", b + 1) then
+    return false
+  end
+  return find_any(low, { "api[%s_%-]?token", "%f[%w]token%f[%W]",
+    "%f[%w]password%f[%W]", "api[%s_%-]?key" }) ~= nil
+end
+
 ---Reads basic auth: a user name and a password (or API token).
 function M.scan_basic(plan, doc, c)
   local user, pass
@@ -182,6 +204,14 @@ function M.scan_basic(plan, doc, c)
   if a then
     local v, e = value_after(doc, c, b + 1)
     if v then user = v; consume(c, a, e) end
+  end
+  if not user then
+    -- Jira Cloud and the like: "email bob@corp.com and API token x".
+    a, b = M.find_email_user(c.work)
+    if a then
+      local v, e = value_after(doc, c, b + 1)
+      if v and find(v, "^[^@%s]+@[^@%s]+$") then user = v; consume(c, a, e) end
+    end
   end
   a, b = find(c.work, "%f[%w]password%f[%W]")
   if not a then a, b = find(c.work, "%f[%w]passwd%f[%W]") end

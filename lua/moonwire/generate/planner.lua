@@ -449,7 +449,8 @@ local function scan_misc(plan, c)
     c.timeout_ms = tonumber(t) * ((unit or "s"):find("^m") and 1 or 1000)
   end
   for _, u in ipairs(UNSUPPORTED) do
-    if find(c.low, u[1]) then
+    -- c.work: an e-mail address read as a user name is no e-mail to send
+    if find(u[1] == "e%-?mail" and c.work or c.low, u[1]) then
       c.unsupported = true
       warn(plan, "The builtin planner does not do %s (in %s); that part "
         .. "is left out of the draft.", u[2], text.quote(text.restore(plan.doc,
@@ -462,7 +463,7 @@ local function analyse(plan, doc, c)
   c.work = c.low
   auth.scan_headers(plan, doc, c)
   if find(c.low, "password") or find(c.low, "basic[%s%-]?auth")
-      or find(c.low, "credentials%s+[^%s:]+:") then
+      or find(c.low, "credentials%s+[^%s:]+:") or auth.email_credentials(c.low) then
     auth.scan_basic(plan, doc, c)
   end
   auth.scan_oauth(plan, doc, c)
