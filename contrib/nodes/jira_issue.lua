@@ -5,11 +5,12 @@
 -- SPDX-License-Identifier: MIT
 
 local json = require("moonwire.json")
+local retry = require("lib.retry")
 
 local type, tostring, tonumber = type, tostring, tonumber
 local ipairs, pairs, next = ipairs, pairs, next
 local format, byte, sub = string.format, string.byte, string.sub
-local floor, min, random = math.floor, math.min, math.random
+local floor, min = math.floor, math.min
 local concat, sort = table.concat, table.sort
 local null = json.null
 
@@ -269,16 +270,15 @@ local TRANSIENT_ERROR = { E_HTTP_TIMEOUT = true, E_HTTP_CONNECTION_LOST = true,
 local function retry_wait(res, err, attempt, safe)
   if res then
     if res.status == 429 then
-      local secs = tonumber(res.headers["retry-after"] or "")
-      if secs and secs >= 0 then return min(secs * 1000, 60000) end
+      local after = retry.after_ms(res)
+      if after then return after end
     elseif not (safe and TRANSIENT_STATUS[res.status]) then
       return nil
     end
   elseif not (NEVER_SENT[err.code] or safe and TRANSIENT_ERROR[err.code]) then
     return nil
   end
-  local ceiling = min(30000, 500 * 2 ^ (attempt - 1))
-  return ceiling / 2 + random() * ceiling / 2
+  return retry.backoff_ms(attempt)
 end
 
 local function excerpt(s)
@@ -323,15 +323,9 @@ local function call(j, what, method, path, body)
   local req = { method = method, url = j.api .. path, body = body,
     timeout_ms = j.config.timeout_ms,
     headers = { Authorization = j.auth, Accept = "application/json" } }
-  local res, err
-  for attempt = 1, j.config.retries + 1 do
-    res, err = j.ctx:http(req)
-    local wait = retry_wait(res, err, attempt, method == "PUT")
-    if not wait or attempt > j.config.retries then break end
-    j.ctx:log("info", "attempt %d to %s got %s; retrying in %d ms", attempt,
-      what, res and ("HTTP " .. res.status) or err.code, floor(wait))
-    j.ctx:sleep(wait)
-  end
+  local res, err = retry.send(j.ctx, req, j.config.retries,
+    function(r, e, attempt) return retry_wait(r, e, attempt, method == "PUT") end,
+    what)
   if not res then
     return nil, format("cannot %s: %s %s failed: %s", what, method, req.url,
       err.message or err.code)

@@ -5,10 +5,10 @@
 -- SPDX-License-Identifier: MIT
 
 local json = require("moonwire.json")
+local retry = require("lib.retry")
 
 local type, tostring, tonumber, ipairs = type, tostring, tonumber, ipairs
 local format, lower = string.format, string.lower
-local floor, min, random = math.floor, math.min, math.random
 local concat = table.concat
 local null = json.null
 
@@ -275,26 +275,18 @@ local NEVER_RETRY = { E_HTTP_URL = true, E_HTTP_HEADER = true, E_JSON = true }
 local function retry_wait(res, err, attempt, keyed)
   if res then
     if not RETRY_STATUS[res.status] then return nil end
-    local secs = tonumber(res.headers["retry-after"] or "")
-    if secs and secs >= 0 then return min(secs * 1000, 60000) end
+    local after = retry.after_ms(res)
+    if after then return after end
   elseif NEVER_RETRY[err.code] or not (keyed or NEVER_SENT[err.code]) then
     return nil
   end
-  local ceiling = min(30000, 500 * 2 ^ (attempt - 1))
-  return ceiling / 2 + random() * ceiling / 2
+  return retry.backoff_ms(attempt)
 end
 
 local function send(ctx, config, req, keyed)
-  local res, err
-  for attempt = 1, config.retries + 1 do
-    res, err = ctx:http(req)
-    local wait = retry_wait(res, err, attempt, keyed)
-    if not wait or attempt > config.retries then break end
-    ctx:log("info", "attempt %d got %s; retrying in %d ms", attempt,
-      res and ("HTTP " .. res.status) or err.code, floor(wait))
-    ctx:sleep(wait)
-  end
-  return res, err
+  return retry.send(ctx, req, config.retries, function(res, err, attempt)
+    return retry_wait(res, err, attempt, keyed)
+  end, req.url)
 end
 
 local function excerpt(s)

@@ -5,10 +5,10 @@
 -- SPDX-License-Identifier: MIT
 
 local json = require("moonwire.json")
+local retry = require("lib.retry")
 
 local type, tostring, tonumber = type, tostring, tonumber
 local format = string.format
-local floor, min, random = math.floor, math.min, math.random
 local null = json.null
 
 local M = {}
@@ -231,26 +231,16 @@ local NEVER_SENT = { E_HTTP_CONNECT = true, E_HTTP_RESOLVE = true }
 -- was not processed, and an unreachable host was never sent anything.
 local function retry_wait(res, err, attempt)
   if res and res.status == 429 then
-    local secs = tonumber(res.headers["retry-after"] or "")
-    if secs and secs >= 0 then return min(secs * 1000, 60000) end
+    local after = retry.after_ms(res)
+    if after then return after end
   elseif res or not NEVER_SENT[err.code] then
     return nil
   end
-  local ceiling = min(30000, 500 * 2 ^ (attempt - 1))
-  return ceiling / 2 + random() * ceiling / 2
+  return retry.backoff_ms(attempt)
 end
 
 local function send(ctx, config, req)
-  local res, err
-  for attempt = 1, config.retries + 1 do
-    res, err = ctx:http(req)
-    local wait = retry_wait(res, err, attempt)
-    if not wait or attempt > config.retries then break end
-    ctx:log("info", "attempt %d of %s got %s; retrying in %d ms", attempt,
-      req.url, res and ("HTTP " .. res.status) or err.code, floor(wait))
-    ctx:sleep(wait)
-  end
-  return res, err
+  return retry.send(ctx, req, config.retries, retry_wait, req.url)
 end
 
 -- What to do about Slack's commonest error codes.

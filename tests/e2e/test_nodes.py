@@ -342,6 +342,8 @@ def install_contrib():
     for name in os.listdir(CONTRIB):
         if name.endswith(".lua"):
             shutil.copy(os.path.join(CONTRIB, name), NODE_DIR)
+    shutil.copytree(os.path.join(CONTRIB, "lib"), os.path.join(NODE_DIR, "lib"),
+                    dirs_exist_ok=True)
     types, errors = reload(D)
     secret = {"slack_message": "token", "pagerduty_event": "routing_key",
               "jira_issue": "api_token"}
