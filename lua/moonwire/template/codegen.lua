@@ -343,6 +343,16 @@ local function body(g, sc, program)
   end
 end
 
+-- The {{else}} of an inline block: closes the open branch and writes the
+-- inverse program in its place (nothing when the block has none).
+local function else_part(g, sc, node)
+  if node.inverse then
+    close(g, "else")
+    g.indent = g.indent + 1
+    body(g, sc, node.inverse)
+  end
+end
+
 -- {{#if}} and {{#unless}}: no new context.
 local function if_block(g, sc, node, negate)
   local sexpr = node.expr
@@ -363,11 +373,7 @@ local function if_block(g, sc, node, negate)
   end
   open(g, "if " .. (negate and "not " or "") .. test .. " then")
   body(g, sc, node.program)
-  if node.inverse then
-    close(g, "else")
-    g.indent = g.indent + 1
-    body(g, sc, node.inverse)
-  end
+  else_part(g, sc, node)
   close(g)
 end
 
@@ -385,11 +391,7 @@ local function with_block(g, sc, node)
   open(g, "if not EMPTY(" .. c .. ") then")
   body(g, child(sc, c, nil, block_params(node.block_params, {c})),
     node.program)
-  if node.inverse then
-    close(g, "else")
-    g.indent = g.indent + 1
-    body(g, sc, node.inverse)
-  end
+  else_part(g, sc, node)
   close(g)
   close(g)
 end
@@ -417,11 +419,7 @@ local function each_block(g, sc, node)
   body(g, child(sc, c, frame, block_params(node.block_params, {c, k})),
     node.program)
   close(g)
-  if node.inverse then
-    close(g, "else")
-    g.indent = g.indent + 1
-    body(g, sc, node.inverse)
-  end
+  else_part(g, sc, node)
   close(g)
   close(g)
 end
@@ -465,11 +463,7 @@ local function section_block(g, sc, node)
   body(g, child(sc, c, frame, block_params(node.block_params, {c, fi})),
     node.program)
   close(g)
-  if node.inverse then
-    close(g, "else")
-    g.indent = g.indent + 1
-    body(g, sc, node.inverse)
-  end
+  else_part(g, sc, node)
   close(g)
   close(g)
 end
