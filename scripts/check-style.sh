@@ -17,5 +17,22 @@ for f in $files; do
         echo "$f: no SPDX line in the first lines"; bad=1; }
     if grep -nE '\b(X''XX|FIX''ME)\b' "$f"; then bad=1; fi
 done
+# Lua modules read and write no globals beyond LuaJIT's own: a misspelt
+# or misplaced local shows up here, not as a nil at run time.
+lua_globals=" $(echo _G assert bit collectgarbage coroutine debug error getmetatable io \
+    ipairs jit load loadfile loadstring math next os pairs pcall rawequal rawget rawlen \
+    rawset require select setfenv setmetatable string table tonumber tostring type unpack \
+    xpcall) "
+if command -v luajit >/dev/null; then
+    for f in $(git ls-files 'lua/*.lua' 'nodes/*.lua' 'contrib/nodes/*.lua' | grep -v '/spec/'); do
+        for g in $(luajit -bl "$f" | awk '$2 == "GGET" || $2 == "GSET" { print $NF }' \
+                   | tr -d '"' | sort -u); do
+            case "$lua_globals" in
+                *" $g "*) ;;
+                *) echo "$f: uses the global '$g' (a missing local?)"; bad=1 ;;
+            esac
+        done
+    done
+fi
 [ $bad -eq 0 ] && echo "style: ok"
 exit $bad

@@ -661,6 +661,8 @@ local function metrics(req)
   out[#out + 1] = "moonwire_queue_depth " .. daemon.queue_depth()
   family("moonwire_executions_running", "gauge", "Executions in progress.")
   out[#out + 1] = "moonwire_executions_running " .. daemon.running()
+  family("moonwire_lua_heap_bytes", "gauge", "Memory held by the Lua heap.")
+  out[#out + 1] = format("moonwire_lua_heap_bytes %d", collectgarbage("count") * 1024)
   family("moonwire_executions_total", "counter", "Finished executions, by status.")
   labelled("moonwire_executions_total", "status", m.executions)
   family("moonwire_node_duration_ms", "summary", "Time spent in nodes, by type.")
@@ -758,19 +760,40 @@ local routes = {
     end },
 }
 
+-- Routes whose pattern is a plain path, by path and then method: most
+-- calls (POST /api/v1/shares above all) are found without trying every
+-- pattern.
+local exact = {}
+for _, r in ipairs(routes) do
+  local path = r[2]:match("^%^(.*)%$$")
+  path = path and path:gsub("%%%-", "-")
+  if path and not path:find("[%^%$%(%)%%%.%[%]%*%+%?]") then
+    exact[path] = exact[path] or {}
+    exact[path][r[1]] = exact[path][r[1]] or r
+  end
+end
+
+local function dispatch(req, r, ...)
+  if r[4] == nil and not is_admin(req) then
+    return fail(req, 401, "E_ADMIN_TOKEN", "this call needs the admin "
+      .. "token: send Authorization: Bearer <admin token>")
+  end
+  return r[3](req, ...)
+end
+
 --- Entry point from the C server for every request.
 function M.handle(req)
+  local plain = exact[req.path]
+  local r = plain and plain[req.method]
+  if r then return dispatch(req, r) end
   local allowed = {}
-  for _, r in ipairs(routes) do
+  for _, route in ipairs(routes) do
+    r = route
     local caps = { match(req.path, r[2]) }
     if caps[1] ~= nil then
       allowed[#allowed + 1] = r[1] == "GET" and "GET, HEAD" or r[1]
       if r[1] == req.method or (r[1] == "GET" and req.method == "HEAD") then
-        if r[4] == nil and not is_admin(req) then
-          return fail(req, 401, "E_ADMIN_TOKEN", "this call needs the admin "
-            .. "token: send Authorization: Bearer <admin token>")
-        end
-        return r[3](req, unpack(caps))
+        return dispatch(req, r, unpack(caps))
       end
     end
   end

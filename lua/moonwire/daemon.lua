@@ -27,6 +27,15 @@ local lanes = {}
 -- has been cleared may report any border, 0 included.
 local ready, ready_head, ready_tail = {}, 1, 0
 local running = 0
+-- Shares stored and not started yet, in memory or in the database: the
+-- queue depth /metrics reports, kept as a count so that a scrape costs
+-- nothing however long the queue.
+local pending = 0
+-- A queued share keeps its JSON text when it is at most BODY_MAX bytes and
+-- the bodies held stay under HELD_MAX, so that most shares start without
+-- reading their row again.
+local BODY_MAX, HELD_MAX = 16 * 1024, 4 * 1024 * 1024
+local held = 0 -- bytes of share bodies held by jobs not started yet
 -- Started jobs holding their lane -> the time (ms) they must let go by.
 local holding = {}
 local SWEEP_MS = 1000
@@ -94,6 +103,7 @@ end
 function M.integration_deleted(integration_id)
   deleted[integration_id] = true
   M.forget_workflow(integration_id)
+  M.recount()
 end
 
 --- Settings as templates see them: stored plain settings, then secrets.
@@ -407,13 +417,15 @@ local function drop(job)
 end
 
 local function start_share(job)
+  local body = job.body
+  if body then held, job.body = held - #body, nil end
   local integ = not deleted[job.integration_id] and M.integration(job.integration_id)
   if not integ then return drop(job) end
   local entry, werr = M.workflow_for(job.integration_id)
   if not entry then return fail_early(job, werr) end
-  local row = db.share_for_run(job.id)
+  local row = body and job or db.share_for_run(job.id)
   if not row then return fail_early(job, "the share is no longer stored") end
-  local value = json.decode(row.body)
+  local value = json.decode(body or row.body)
   local exec, perr = runtime.prepare(entry.wf, value, {
     integration = job.integration_id, settings = M.settings_of(integ),
     settings_complete = true, secrets = entry.secrets,
@@ -451,8 +463,13 @@ pump = function()
     ready[ready_head] = nil
     ready_head = ready_head + 1
     started = started + 1
+    pending = pending - 1
     local ok, err = pcall(start_share, job)
-    if not ok then log("error", "share %d: %s", job.id, tostring(err)) end
+    if not ok then
+      -- a fault of ours: the share fails with it and its lane goes on
+      log("error", "share %d: %s", job.id, tostring(err))
+      pcall(fail_early, job, "internal error: " .. tostring(err))
+    end
   end
   if ready_head > ready_tail then ready, ready_head, ready_tail = {}, 1, 0 end
 end
@@ -462,6 +479,8 @@ end
 -- frees. Memory stays flat however long the queue, and per-incident order
 -- holds because shares only ever enter memory in id order.
 local QUEUE_WINDOW = 2048
+-- Shares are read in at most REFILL at a time.
+local REFILL = 256
 local in_memory = 0   -- shares placed in lanes and not yet finished
 local backlog = false -- queued shares in the database not yet in memory
 local loaded_upto = 0 -- the highest share id placed in memory
@@ -470,9 +489,11 @@ local place
 
 local function refill()
   if not backlog or in_memory > QUEUE_WINDOW / 2 then return end
-  local room = QUEUE_WINDOW - in_memory
-  local rows = db.shares_queued_after(loaded_upto, room)
-  for _, r in ipairs(rows) do place(r.id, r.integration_id, r.incident) end
+  local room = math.min(REFILL, QUEUE_WINDOW - in_memory)
+  local rows = db.shares_queued_after(loaded_upto, room, BODY_MAX)
+  for _, r in ipairs(rows) do
+    place(r.id, r.integration_id, r.incident, r.body, r.replay_of)
+  end
   if #rows < room then backlog = false end
 end
 
@@ -482,16 +503,18 @@ leave_memory = function()
 end
 
 --- Queues an accepted (already stored) share behind its incident's lane,
---- or leaves it in the database when the window is full.
-function M.schedule(id, integration_id, incident)
+--- or leaves it in the database when the window is full. body: the
+--- share's JSON text, when the caller has it (saves reading it again).
+function M.schedule(id, integration_id, incident, body)
+  pending = pending + 1
   if backlog or in_memory >= QUEUE_WINDOW then
     backlog = true
     return
   end
-  place(id, integration_id, incident)
+  place(id, integration_id, incident, body)
 end
 
-place = function(id, integration_id, incident)
+place = function(id, integration_id, incident, body, replay_of)
   in_memory = in_memory + 1
   if id > loaded_upto then loaded_upto = id end
   local key = lane_key(integration_id, incident)
@@ -503,6 +526,9 @@ place = function(id, integration_id, incident)
   end
   local job = { id = id, integration_id = integration_id, incident = incident,
     lane = lane }
+  if body and body ~= null and #body <= BODY_MAX and held + #body <= HELD_MAX then
+    job.body, job.replay_of, held = body, replay_of or null, held + #body
+  end
   if lane.busy then
     lane.tail = lane.tail + 1
     lane.queue[lane.tail] = job
@@ -543,7 +569,7 @@ function M.accept(integ, value, body)
   end
   local id = db.share_insert(integ.id, incident, body, digest, now)
   M.metrics.shares_accepted = M.metrics.shares_accepted + 1
-  M.schedule(id, integ.id, incident)
+  M.schedule(id, integ.id, incident, body)
   return id
 end
 
@@ -561,10 +587,16 @@ end
 function M.config() return cfg end
 function M.running() return running end
 function M.queue_depth()
-  if backlog then return db.shares_queued_count() - running end
+  return pending
+end
+
+--- Counts the shares not started yet afresh: after a deletion took some
+--- of them from the database.
+function M.recount()
   local n = ready_tail - ready_head + 1
   for _, lane in pairs(lanes) do n = n + lane.tail - lane.head + 1 end
-  return n
+  if backlog then n = n + db.shares_queued_count_after(loaded_upto) end
+  pending = n
 end
 
 --- Called by the C driver once the server listens.
@@ -575,6 +607,7 @@ function M.start(config)
   local open = db.shares_queued_count()
   if open > 0 then
     log("info", "recovered %d unfinished share(s) from the last run", open)
+    pending = open
     backlog = true
     refill()
   end

@@ -252,14 +252,22 @@ function M.share_finish(id, status, execution_id, now)
     status, execution_id, now, id)
 end
 
---- Queued shares with an id above `after`, oldest first, at most `limit`.
-function M.shares_queued_after(after, limit)
-  return q("SELECT id, integration_id, incident FROM shares"
-    .. " WHERE status = 'queued' AND id > ? ORDER BY id LIMIT ?", after, limit)
+--- Queued shares with an id above `after`, oldest first, at most `limit`;
+--- with the body and replay_of when the body is at most body_max bytes.
+function M.shares_queued_after(after, limit, body_max)
+  return q("SELECT id, integration_id, incident, CASE WHEN length(CAST(body AS BLOB)) <= ?"
+    .. " THEN body END AS body, replay_of FROM shares"
+    .. " WHERE status = 'queued' AND id > ? ORDER BY id LIMIT ?",
+    body_max or 0, after, limit)
 end
 
 function M.shares_queued_count()
   return one("SELECT count(*) AS n FROM shares WHERE status = 'queued'").n
+end
+
+function M.shares_queued_count_after(after)
+  return one("SELECT count(*) AS n FROM shares WHERE status = 'queued'"
+    .. " AND id > ?", after).n
 end
 
 -- ---- executions ---------------------------------------------------------------
