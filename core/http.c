@@ -22,6 +22,9 @@
 #define DEFAULT_CONNECT_MS 10000L
 #define DEFAULT_MAX_BODY (16u << 20)
 #define MAX_REDIRECTS 5L
+/* Finished easy handles kept for the next requests: a reused handle keeps
+ * its buffers, so a request costs no handle setup. */
+#define IDLE_MAX 64
 
 struct mw_http {
     struct event_base *base;
@@ -30,6 +33,8 @@ struct mw_http {
     size_t pending;
     int keepalive;       /* reuse connections (MOONWIRE_HTTP_KEEPALIVE) */
     struct xfer *active; /* doubly linked, for destroy */
+    CURL *idle[IDLE_MAX];
+    int n_idle;
 };
 
 typedef struct xfer {
@@ -195,12 +200,28 @@ static int on_seek(void *arg, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_CANTSEEK;
 }
 
+static CURL *easy_get(mw_http *h)
+{
+    return h->n_idle > 0 ? h->idle[--h->n_idle] : curl_easy_init();
+}
+
+/* The handle must be out of the multi handle. */
+static void easy_put(mw_http *h, CURL *easy)
+{
+    if (h->n_idle < IDLE_MAX) {
+        curl_easy_reset(easy);
+        h->idle[h->n_idle++] = easy;
+    } else {
+        curl_easy_cleanup(easy);
+    }
+}
+
 static void xfer_free(xfer *x)
 {
     if (!x)
         return;
     if (x->easy)
-        curl_easy_cleanup(x->easy);
+        easy_put(x->h, x->easy);
     curl_slist_free_all(x->hdrs);
     free(x->body);
     mw_buf_free(&x->resp.headers);
@@ -346,6 +367,8 @@ static void set_common(xfer *x, const mw_http_req *req)
                                                  : DEFAULT_CONNECT_MS);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "moonwire/" MW_VERSION);
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+    /* the smallest curl allows: bodies are handed over by on_read */
+    curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
 }
 
 int mw_http_start(mw_http *h, const mw_http_req *req, mw_http_cb cb,
@@ -353,9 +376,11 @@ int mw_http_start(mw_http *h, const mw_http_req *req, mw_http_cb cb,
 {
     xfer *x = calloc(1, sizeof(*x));
 
-    if (!x || !(x->easy = curl_easy_init()))
+    if (!x)
         goto nomem;
     x->h = h;
+    if (!(x->easy = easy_get(h)))
+        goto nomem;
     x->cb = cb;
     x->ud = ud;
     x->max_body = req->max_body ? req->max_body : DEFAULT_MAX_BODY;
@@ -426,6 +451,8 @@ void mw_http_destroy(mw_http *h)
         unlink_xfer(h, x);
         xfer_free(x);
     }
+    while (h->n_idle > 0)
+        curl_easy_cleanup(h->idle[--h->n_idle]);
     if (h->multi)
         curl_multi_cleanup(h->multi);
     if (h->timer)
