@@ -94,8 +94,10 @@ static void bind_one(lua_State *L, sqlite3_stmt *st, int col, int idx)
             sqlite3_bind_double(st, col, d);
         break;
     case LUA_TSTRING:
+        /* not copied: the string stays on the Lua stack until the
+         * statement is reset and its bindings cleared */
         s = lua_tolstring(L, idx, &n);
-        sqlite3_bind_text(st, col, s, (int)n, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, col, s, (int)n, SQLITE_STATIC);
         break;
     default:
         sqlite3_bind_null(st, col);
@@ -150,6 +152,7 @@ static int l_sql(lua_State *L)
         lua_rawseti(L, -2, ++row);
     }
     sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
     if (!cached(r, st))
         sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
@@ -165,14 +168,21 @@ static int l_sql(lua_State *L)
 static int exec_simple(lua_State *L, const char *sql)
 {
     mw_sqlrun *r = lua_touserdata(L, lua_upvalueindex(1));
+    sqlite3_stmt *st = prepare(r, sql);
+    int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
 
-    if (sqlite3_exec(r->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+    if (rc == SQLITE_DONE) {
+        lua_pushboolean(L, 1);
+    } else {
         lua_pushnil(L);
         lua_pushstring(L, sqlite3_errmsg(r->db));
-        return 2;
     }
-    lua_pushboolean(L, 1);
-    return 1;
+    if (st) {
+        sqlite3_reset(st);
+        if (!cached(r, st))
+            sqlite3_finalize(st);
+    }
+    return rc == SQLITE_DONE ? 1 : 2;
 }
 
 static int l_begin(lua_State *L) { return exec_simple(L, "BEGIN IMMEDIATE"); }

@@ -229,19 +229,9 @@ local function shrink(trace)
 end
 
 -- A node's input config is the same in every execution of a workflow
--- version, so the stored trace leaves it out; node_inputs puts it back
--- when a trace is read. This halves the bytes written per execution.
-local function without_inputs(trace)
-  local out = json.array()
-  for i, e in ipairs(trace) do
-    local c = {}
-    for k, v in pairs(e) do
-      if k ~= "input" then c[k] = v end
-    end
-    out[i] = c
-  end
-  return out
-end
+-- version, so executions of shares record none (exec.inputs_by_version);
+-- node_inputs puts them back when a trace is read. This halves the bytes
+-- written per execution.
 
 local inputs_cache = setmetatable({}, { __mode = "v" })
 
@@ -271,7 +261,7 @@ end
 
 --- Stores a finished execution and returns its id.
 function M.save_execution(exec)
-  local stored = exec.workflow_version and without_inputs(exec.trace) or exec.trace
+  local stored = exec.trace
   local trace, err = json.encode(stored)
   if trace and #trace > MAX_TRACE then trace, err = shrink(stored) end
   if not trace then
@@ -433,6 +423,7 @@ local function start_share(job)
   })
   if not exec then return fail_early(job, perr) end
   exec.share_id, exec.workflow_version = job.id, entry.version
+  exec.inputs_by_version = true
   exec.replay_of, exec.secrets = row.replay_of ~= null and row.replay_of or nil,
     entry.secrets
   exec.on_unlock = function() release(job.lane, job) end

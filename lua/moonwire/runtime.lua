@@ -519,7 +519,9 @@ end
 ---@param i integer
 function M.run_node(exec, i)
   local node = exec.wf.nodes[i]
-  local entry = { id = node.id, type = node.type, input = redact(node) }
+  -- the daemon stores the workflow version instead of every node's input
+  local entry = { id = node.id, type = node.type,
+    input = not exec.inputs_by_version and redact(node) or nil }
   exec.trace[#exec.trace + 1] = entry
   local ctx = ctxmod.new(exec, node, entry)
   local t0 = now_ms()
