@@ -448,6 +448,8 @@ function M.prepare(wf, value, opts)
   return {
     wf = wf, vars = vars, integration = integration, secrets = secrets,
     incident_id = incident_id, live = opts.live ~= false,
+    -- what firstTime reads is settled already: no history to record
+    not_first = history.succeeded > 0 or link ~= nil,
     label = opts.label, trace = json.array(), started_ms = now_ms(),
     started_at = core.time(),
   }
@@ -561,7 +563,11 @@ function M.finish(exec, ok, reason)
   exec.status = ok and "succeeded" or "failed"
   exec.error = reason
   exec.duration_ms = now_ms() - exec.started_ms
-  if core.has_store() and exec.live and not exec.test then
+  -- firstTime reads one fact of the history: whether an execution of the
+  -- incident succeeded. Only a first success that saved no external ID
+  -- (a link says as much) is written: later executions cost no write.
+  if ok and not exec.not_first and exec.saved_id == nil and core.has_store()
+      and exec.live and not exec.test then
     if exec.batch then exec.batch() end
     local hok, herr = core.history_add(exec.integration, exec.incident_id, ok)
     if not hok then core.log("error", "cannot record share history: " .. herr) end
