@@ -26,7 +26,49 @@ typedef struct dec {
     mw_err *e;
     int depth;
     int hint; /* members of the last object read: a size for the next */
+    int array_mt; /* stack slots of the marker metatables, fetched once */
+    int bignum_mt;
 } dec;
+
+/* Pushes the metatable registered under key (nil before mw_json_open). */
+static void push_mt(lua_State *L, void *key)
+{
+    lua_pushlightuserdata(L, key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+}
+
+/* mw_buf_add for the few bytes the codec writes at a time, inline: there
+ * is nearly always room, so the call into buf.c is the rare case. Keeps
+ * the buffer NUL-terminated, as mw_buf promises. */
+static inline int put(mw_buf *b, const void *p, size_t n)
+{
+    if (n >= b->cap - b->len)
+        return mw_buf_add(b, p, n);
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+static inline int put_char(mw_buf *b, char c)
+{
+    return put(b, &c, 1);
+}
+
+/* Bytes that end a run of string text copied as it is, both ways: controls,
+ * '"', '\\', and bytes >= 0x80 (UTF-8, checked a sequence at a time). */
+static const unsigned char text_stop[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    [(unsigned char)'"'] = 1, [(unsigned char)'\\'] = 1,
+    [0x80] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
 
 /* ---- UTF-8 -------------------------------------------------------------- */
 
@@ -84,7 +126,7 @@ static int add_utf8(mw_buf *b, uint32_t cp)
         t[3] = (char)(0x80 | (cp & 0x3F));
         n = 4;
     }
-    return mw_buf_add(b, t, n);
+    return put(b, t, n);
 }
 
 #define REPLACEMENT "\xEF\xBF\xBD"
@@ -168,77 +210,126 @@ static int unicode_escape(dec *d, mw_buf *b)
         d->p += 6;
         cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
     } else if (cp >= 0xD800 && cp <= 0xDFFF) {
-        return mw_buf_adds(b, REPLACEMENT);
+        return put(b, REPLACEMENT, 3);
     }
     return add_utf8(b, cp);
 }
 
 static int string_escape(dec *d, mw_buf *b)
 {
-    static const char from[] = "\"\\/bfnrt";
-    static const char to[] = "\"\\/\b\f\n\r\t";
-    const char *hit;
+    char c;
 
     d->p++; /* the backslash */
     if (d->p >= d->end)
         return fail(d, d->p, "unterminated string");
-    if (*d->p == 'u')
+    switch (*d->p) {
+    case '"':
+    case '\\':
+    case '/':
+        c = (char)*d->p;
+        break;
+    case 'b':
+        c = '\b';
+        break;
+    case 'f':
+        c = '\f';
+        break;
+    case 'n':
+        c = '\n';
+        break;
+    case 'r':
+        c = '\r';
+        break;
+    case 't':
+        c = '\t';
+        break;
+    case 'u':
         return unicode_escape(d, b);
-    hit = *d->p ? strchr(from, *d->p) : NULL;
-    if (!hit)
+    default:
         return fail(d, d->p, "invalid escape in string");
+    }
     d->p++;
-    return mw_buf_addc(b, to[hit - from]);
+    return put_char(b, c);
 }
 
-/* Reads a string (d->p at the opening quote) into b. Invalid UTF-8 is
- * replaced with U+FFFD, so what Lua sees is always valid UTF-8. */
-static int read_string(dec *d, mw_buf *b)
+/* Skips string text that stays as it is: ASCII other than controls, '"'
+ * and '\\', and valid UTF-8 sequences. Returns where it stopped. */
+static const unsigned char *skip_plain(const unsigned char *p,
+                                       const unsigned char *end)
 {
-    const unsigned char *open = d->p;
-
-    mw_buf_reset(b);
-    d->p++;
     for (;;) {
-        const unsigned char *run = d->p;
         size_t n;
 
-        while (d->p < d->end && *d->p >= 0x20 && *d->p < 0x80 &&
-               *d->p != '"' && *d->p != '\\')
-            d->p++;
-        if (d->p > run && mw_buf_add(b, run, (size_t)(d->p - run)) < 0)
+        while (p < end && !text_stop[*p])
+            p++;
+        if (p >= end || *p < 0x80)
+            return p;
+        n = utf8_len(p, (size_t)(end - p));
+        if (n == 0)
+            return p;
+        p += n;
+    }
+}
+
+/* Reads the rest of a string that must be rewritten (escapes, invalid
+ * UTF-8, or an error): d->p is at the opening quote, stop where its plain
+ * text ends. Builds the string in b and pushes it. */
+static int read_rewritten_string(dec *d, mw_buf *b, const unsigned char *stop)
+{
+    const unsigned char *open = d->p;
+    const unsigned char *run = open + 1;
+
+    mw_buf_reset(b);
+    d->p = stop;
+    for (;;) {
+        d->p = skip_plain(d->p, d->end);
+        if (d->p > run && put(b, run, (size_t)(d->p - run)) < 0)
             return fail(d, run, "out of memory");
         if (d->p >= d->end)
             return fail(d, open, "unterminated string");
         if (*d->p == '"') {
             d->p++;
+            lua_pushlstring(d->L, b->data ? b->data : "", b->len);
             return 0;
         }
         if (*d->p == '\\') {
             if (string_escape(d, b) < 0)
                 return -1;
-            continue;
-        }
-        if (*d->p < 0x20)
+        } else if (*d->p < 0x20) {
             return fail(d, d->p, "control character in string");
-        n = utf8_len(d->p, (size_t)(d->end - d->p));
-        if (n == 0) {
-            mw_buf_adds(b, REPLACEMENT);
-            d->p++;
         } else {
-            mw_buf_add(b, d->p, n);
-            d->p += n;
+            /* A byte that does not start valid UTF-8. */
+            put(b, REPLACEMENT, 3);
+            d->p++;
         }
+        run = d->p;
     }
 }
 
-static void push_bignum(lua_State *L, const char *s, size_t n)
+/* Reads a string (d->p at the opening quote) and pushes it. Invalid UTF-8
+ * is replaced with U+FFFD, so what Lua sees is always valid UTF-8. Most
+ * strings need no rewriting and are pushed straight from the input. */
+static int read_string(dec *d, mw_buf *b)
+{
+    const unsigned char *text = d->p + 1;
+    const unsigned char *stop = skip_plain(text, d->end);
+
+    if (stop < d->end && *stop == '"') {
+        lua_pushlstring(d->L, (const char *)text, (size_t)(stop - text));
+        d->p = stop + 1;
+        return 0;
+    }
+    return read_rewritten_string(d, b, stop);
+}
+
+/* Pushes a big number holding the digits s[0..n); mt is the stack slot
+ * of its metatable. */
+static void push_bignum(lua_State *L, const char *s, size_t n, int mt)
 {
     lua_createtable(L, 1, 0);
     lua_pushlstring(L, s, n);
     lua_rawseti(L, -2, 1);
-    lua_pushlightuserdata(L, &bignum_mt_key);
-    lua_rawget(L, LUA_REGISTRYINDEX);
+    lua_pushvalue(L, mt);
     lua_setmetatable(L, -2);
 }
 
@@ -280,6 +371,33 @@ static int scan_number(dec *d, int *integral)
  * numbers and longer fractions are refused. */
 #define NUMBER_MAX 63
 
+/* Reads a plain integer of at most 15 digits (d->p at its first byte),
+ * the most common number in payloads (ids, counts, timestamps), without
+ * strtod: it is exact in a double. Returns 1 with the number pushed, or 0
+ * with d->p unmoved for any other number text, valid or not. */
+static int read_short_integer(dec *d)
+{
+    const unsigned char *p = d->p;
+    const unsigned char *digits;
+    int64_t v = 0;
+    int neg = p < d->end && *p == '-';
+
+    p += neg;
+    digits = p;
+    /* Sixteen digits at most are read, so v cannot overflow. */
+    while (p < d->end && *p >= '0' && *p <= '9' && p - digits <= 15)
+        v = v * 10 + (*p++ - '0');
+    if (p == digits || p - digits > 15 || (*digits == '0' && p - digits > 1))
+        return 0;
+    if (p < d->end && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' ||
+                       *p == 'E'))
+        return 0;
+    /* "-0" is a negative zero, as strtod reads it. */
+    lua_pushnumber(d->L, neg ? -(double)v : (double)v);
+    d->p = p;
+    return 1;
+}
+
 static int read_number(dec *d)
 {
     const unsigned char *s = d->p;
@@ -288,13 +406,15 @@ static int read_number(dec *d)
     double v;
     size_t n;
 
+    if (read_short_integer(d))
+        return 0;
     if (scan_number(d, &integral) < 0)
         return -1;
     n = (size_t)(d->p - s);
     if (n > NUMBER_MAX) {
         if (!integral)
             return fail(d, s, "number too long");
-        push_bignum(d->L, (const char *)s, n);
+        push_bignum(d->L, (const char *)s, n, d->bignum_mt);
         return 0;
     }
     memcpy(tmp, s, n);
@@ -303,7 +423,7 @@ static int read_number(dec *d)
     if (!isfinite(v))
         return fail(d, s, "number out of range");
     if (integral && fabs(v) > MAX_SAFE_INT)
-        push_bignum(d->L, tmp, n);
+        push_bignum(d->L, tmp, n, d->bignum_mt);
     else
         lua_pushnumber(d->L, v);
     return 0;
@@ -324,7 +444,8 @@ static int read_array(dec *d, mw_buf *sb)
     int i = 0, hint = 0;
 
     lua_newtable(d->L);
-    mw_json_mark_array(d->L, -1);
+    lua_pushvalue(d->L, d->array_mt);
+    lua_setmetatable(d->L, -2);
     d->p++;
     skip_ws(d);
     if (d->p < d->end && *d->p == ']') {
@@ -375,7 +496,6 @@ static int read_object(dec *d, mw_buf *sb)
             return fail(d, d->p, "expected a string key in object");
         if (read_string(d, sb) < 0)
             return -1;
-        lua_pushlstring(d->L, sb->data ? sb->data : "", sb->len);
         skip_ws(d);
         if (d->p >= d->end || *d->p != ':')
             return fail(d, d->p, "expected ':' after object key");
@@ -416,10 +536,7 @@ static int read_value(dec *d, mw_buf *sb)
         d->depth--;
         return rc;
     case '"':
-        if (read_string(d, sb) < 0)
-            return -1;
-        lua_pushlstring(d->L, sb->data ? sb->data : "", sb->len);
-        return 0;
+        return read_string(d, sb);
     case 't':
         rc = literal(d, "true", 4);
         if (rc == 0)
@@ -442,14 +559,22 @@ static int read_value(dec *d, mw_buf *sb)
 
 int mw_json_decode(lua_State *L, const char *s, size_t n, mw_err *e)
 {
-    dec d = {L, (const unsigned char *)s, (const unsigned char *)s,
-             (const unsigned char *)s + n, e, 0, 0};
     int top = lua_gettop(L);
+    dec d = {.L = L, .p = (const unsigned char *)s,
+             .start = (const unsigned char *)s,
+             .end = (const unsigned char *)s + n, .e = e,
+             .array_mt = top + 1, .bignum_mt = top + 2};
     mw_buf sb;
     int rc;
 
     if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
         d.p += 3;
+    if (!lua_checkstack(L, 2))
+        return fail(&d, d.p, "out of Lua stack");
+    /* Fetched once here rather than from the registry for every array and
+     * big number; they sit below the value and are removed at the end. */
+    push_mt(L, &array_mt_key);
+    push_mt(L, &bignum_mt_key);
     mw_buf_init(&sb);
     rc = read_value(&d, &sb);
     if (rc == 0) {
@@ -458,9 +583,13 @@ int mw_json_decode(lua_State *L, const char *s, size_t n, mw_err *e)
             rc = fail(&d, d.p, "trailing text after the JSON value");
     }
     mw_buf_free(&sb);
-    if (rc < 0)
+    if (rc < 0) {
         lua_settop(L, top);
-    return rc;
+        return -1;
+    }
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+    return 0;
 }
 
 /* ---- validating ---------------------------------------------------------- */
@@ -606,8 +735,8 @@ static int check_value(dec *d)
 
 int mw_json_validate(const char *s, size_t n, mw_err *e)
 {
-    dec d = {NULL, (const unsigned char *)s, (const unsigned char *)s,
-             (const unsigned char *)s + n, e, 0, 0};
+    dec d = {.p = (const unsigned char *)s, .start = (const unsigned char *)s,
+             .end = (const unsigned char *)s + n, .e = e};
 
     if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
         d.p += 3;
@@ -621,57 +750,69 @@ int mw_json_validate(const char *s, size_t n, mw_err *e)
 
 /* ---- encoding ------------------------------------------------------------ */
 
-int mw_json_escape(mw_buf *out, const char *str, size_t n)
+/* U+2028 and U+2029 end a line in JavaScript, so they are escaped for
+ * output that may be pasted into a script. */
+static int is_line_sep(const unsigned char *s, size_t len)
+{
+    return len == 3 && s[0] == 0xE2 && s[1] == 0x80 &&
+           (s[2] == 0xA8 || s[2] == 0xA9);
+}
+
+/* Writes the escape for the text at *at (a byte that text_stop stops at
+ * and that is not copied as it is) and moves *at past what it used. */
+static int escape_one(mw_buf *out, const unsigned char **at,
+                      const unsigned char *end)
 {
     static const char hex[] = "0123456789abcdef";
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
+    const unsigned char *s = *at;
 
-    while (i < n) {
-        size_t run = i;
+    *at = s + 1;
+    if (*s == '"' || *s == '\\') {
+        char esc[2] = {'\\', (char)*s};
+        return put(out, esc, 2);
+    }
+    if (*s < 0x20) {
+        const char *named = *s == '\n' ? "\\n" : *s == '\r' ? "\\r" :
+                            *s == '\t' ? "\\t" : *s == '\b' ? "\\b" :
+                            *s == '\f' ? "\\f" : NULL;
+        char u[6] = {'\\', 'u', '0', '0', hex[*s >> 4], hex[*s & 15]};
+        return named ? put(out, named, 2) : put(out, u, 6);
+    }
+    if (utf8_len(s, (size_t)(end - s)) == 0)
+        return put(out, REPLACEMENT, 3);
+    /* Valid UTF-8 reaches here only as a line separator. */
+    *at = s + 3;
+    return put(out, s[2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
+}
+
+int mw_json_escape(mw_buf *out, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    const unsigned char *end = s + n;
+    const unsigned char *run = s;
+
+    /* Text that needs no escape, valid UTF-8 included, is copied a run at
+     * a time; escape_one writes the rest. */
+    for (;;) {
         size_t len;
 
-        while (i < n && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' &&
-               s[i] != '\\')
-            i++;
-        if (i > run && mw_buf_add(out, s + run, i - run) < 0)
+        while (s < end && !text_stop[*s])
+            s++;
+        if (s < end && *s >= 0x80) {
+            len = utf8_len(s, (size_t)(end - s));
+            if (len > 0 && !is_line_sep(s, len)) {
+                s += len;
+                continue;
+            }
+        }
+        if (s > run && put(out, run, (size_t)(s - run)) < 0)
             return -1;
-        if (i >= n)
-            break;
-        if (s[i] == '"' || s[i] == '\\') {
-            char esc[2] = {'\\', (char)s[i]};
-            if (mw_buf_add(out, esc, 2) < 0)
-                return -1;
-            i++;
-            continue;
-        }
-        if (s[i] < 0x20) {
-            const char *named = s[i] == '\n' ? "\\n" : s[i] == '\r' ? "\\r" :
-                                s[i] == '\t' ? "\\t" : s[i] == '\b' ? "\\b" :
-                                s[i] == '\f' ? "\\f" : NULL;
-            char u[6] = {'\\', 'u', '0', '0', hex[s[i] >> 4], hex[s[i] & 15]};
-            if ((named ? mw_buf_add(out, named, 2) : mw_buf_add(out, u, 6)) < 0)
-                return -1;
-            i++;
-            continue;
-        }
-        len = utf8_len(s + i, n - i);
-        if (len == 0) {
-            if (mw_buf_adds(out, REPLACEMENT) < 0)
-                return -1;
-            i++;
-        } else if (len == 3 && s[i] == 0xE2 && s[i + 1] == 0x80 &&
-                   (s[i + 2] == 0xA8 || s[i + 2] == 0xA9)) {
-            if (mw_buf_adds(out, s[i + 2] == 0xA8 ? "\\u2028" : "\\u2029") < 0)
-                return -1;
-            i += 3;
-        } else {
-            if (mw_buf_add(out, s + i, len) < 0)
-                return -1;
-            i += len;
-        }
+        if (s >= end)
+            return 0;
+        if (escape_one(out, &s, end) < 0)
+            return -1;
+        run = s;
     }
-    return 0;
 }
 
 /* Writes a double the shortest way that reads back to the same value. */
@@ -684,7 +825,9 @@ static int add_number(mw_buf *out, double v, mw_err *e)
                    isnan(v) ? "NaN" : "an infinite number");
         return -1;
     }
-    if (v == floor(v) && fabs(v) <= MAX_SAFE_INT) {
+    /* Integral when truncation keeps it (checked in range, so the cast is
+     * defined); -0 is written as 0. */
+    if (fabs(v) <= MAX_SAFE_INT && (double)(long long)v == v) {
         /* Integers are most numbers in payloads: digits by hand, no
          * printf. */
         long long n = (long long)v;
@@ -698,7 +841,7 @@ static int add_number(mw_buf *out, double v, mw_err *e)
         } while (u);
         if (n < 0)
             *--p = '-';
-        return mw_buf_add(out, p, (size_t)(tmp + sizeof(tmp) - p));
+        return put(out, p, (size_t)(tmp + sizeof(tmp) - p));
     }
     for (int prec = 15; prec <= 17; prec++) {
         snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
@@ -714,6 +857,9 @@ typedef struct enc {
     int flags;
     mw_err *e;
     int depth;
+    int array_mt; /* stack slots of the marker metatables, fetched once */
+    int bignum_mt;
+    int held; /* stack slots holding members of the objects being written */
 } enc;
 
 static int encode_value(enc *c, int idx);
@@ -722,25 +868,42 @@ static int newline(enc *c)
 {
     if (!(c->flags & MW_JSON_PRETTY))
         return 0;
-    if (mw_buf_addc(c->out, '\n') < 0)
+    if (put_char(c->out, '\n') < 0)
         return -1;
     for (int i = 0; i < c->depth; i++)
-        if (mw_buf_add(c->out, "  ", 2) < 0)
+        if (put(c->out, "  ", 2) < 0)
             return -1;
     return 0;
 }
 
+/* Whether the table at idx has the metatable registered under key. */
 static int has_mark(lua_State *L, int idx, void *key)
 {
     int yes;
 
     if (!lua_getmetatable(L, idx))
         return 0;
-    lua_pushlightuserdata(L, key);
-    lua_rawget(L, LUA_REGISTRYINDEX);
+    push_mt(L, key);
     yes = lua_rawequal(L, -1, -2);
     lua_pop(L, 2);
     return yes;
+}
+
+enum { MARK_NONE, MARK_ARRAY, MARK_BIGNUM };
+
+/* Which of the codec's metatables the table at idx has. */
+static int table_mark(enc *c, int idx)
+{
+    int mark = MARK_NONE;
+
+    if (!lua_getmetatable(c->L, idx))
+        return MARK_NONE;
+    if (lua_rawequal(c->L, -1, c->bignum_mt))
+        mark = MARK_BIGNUM;
+    else if (lua_rawequal(c->L, -1, c->array_mt))
+        mark = MARK_ARRAY;
+    lua_pop(c->L, 1);
+    return mark;
 }
 
 /* A plain table is written as an array when its keys are exactly 1..n
@@ -767,11 +930,11 @@ static int looks_like_array(lua_State *L, int idx, size_t *len)
 
 static int encode_array(enc *c, int idx, size_t n)
 {
-    if (mw_buf_addc(c->out, '[') < 0)
+    if (put_char(c->out, '[') < 0)
         return -1;
     c->depth++;
     for (size_t i = 1; i <= n; i++) {
-        if (i > 1 && mw_buf_addc(c->out, ',') < 0)
+        if (i > 1 && put_char(c->out, ',') < 0)
             return -1;
         if (newline(c) < 0)
             return -1;
@@ -783,100 +946,226 @@ static int encode_array(enc *c, int idx, size_t n)
     c->depth--;
     if (n > 0 && newline(c) < 0)
         return -1;
-    return mw_buf_addc(c->out, ']');
+    return put_char(c->out, ']');
 }
 
-/* An object key: Lua strings may hold NUL bytes, so keys keep lengths. */
-typedef struct key {
+/* An object member: its key (Lua strings may hold NUL bytes, so keys keep
+ * lengths), the key's first bytes as a number (key_head) and the stack
+ * slot of its value, or 0 to look the value up by key. */
+typedef struct member {
     const char *s;
     size_t n;
-} key;
+    uint64_t head;
+    int slot;
+} member;
 
-static int cmp_keys(const void *a, const void *b)
+/* The first eight bytes of a key, big-endian, padded with zeros. */
+static uint64_t key_head(const char *s, size_t n)
 {
-    const key *x = a, *y = b;
-    size_t n = x->n < y->n ? x->n : y->n;
-    int c = memcmp(x->s, y->s, n);
+    uint64_t h = 0;
 
+    for (size_t i = 0; i < 8; i++)
+        h = h << 8 | (i < n ? (unsigned char)s[i] : 0);
+    return h;
+}
+
+/* Keys in byte order, a key before the longer keys it begins (memcmp,
+ * then the shorter first). Most keys differ in their first eight bytes,
+ * so the heads are compared first, as numbers, and order the same way:
+ * where two heads first differ, either both bytes are the keys' own, or
+ * the lower is the pad of a key that ends there and so begins the other.
+ * Equal heads fall through to the full comparison. */
+static int cmp_members(const member *x, const member *y)
+{
+    size_t n = x->n < y->n ? x->n : y->n;
+    int c;
+
+    if (x->head != y->head)
+        return x->head < y->head ? -1 : 1;
+    c = memcmp(x->s, y->s, n);
     if (c != 0)
         return c;
     return x->n < y->n ? -1 : x->n > y->n;
 }
 
-/* Collects the string keys of the table at idx, sorted. Leaves no stack
- * change; the strings stay alive because the table holds them. */
-static key *sorted_keys(enc *c, int idx, size_t *count)
+static int qsort_cmp(const void *a, const void *b)
 {
-    size_t n = 0, cap = 8;
-    key *keys = malloc(cap * sizeof(*keys));
-
-    if (!keys)
-        return NULL;
-    lua_pushnil(c->L);
-    while (lua_next(c->L, idx)) {
-        lua_pop(c->L, 1);
-        if (lua_type(c->L, -1) != LUA_TSTRING) {
-            mw_err_set(c->e, "E_JSON", "object key of type %s cannot be "
-                       "encoded (keys must be strings)",
-                       luaL_typename(c->L, -1));
-            lua_pop(c->L, 1);
-            free(keys);
-            return NULL;
-        }
-        if (n == cap) {
-            key *grown = realloc(keys, 2 * cap * sizeof(*keys));
-            if (!grown) {
-                lua_pop(c->L, 1);
-                free(keys);
-                return NULL;
-            }
-            keys = grown;
-            cap *= 2;
-        }
-        keys[n].s = lua_tolstring(c->L, -1, &keys[n].n);
-        n++;
-    }
-    qsort(keys, n, sizeof(*keys), cmp_keys);
-    *count = n;
-    return keys;
+    return cmp_members(a, b);
 }
 
-static int encode_object(enc *c, int idx)
-{
-    size_t n = 0;
-    key *keys = sorted_keys(c, idx, &n);
-    int rc = -1;
+/* Objects up to this many members sort their members in a local array,
+ * by insertion (few compares, no calls through a pointer); larger ones
+ * allocate it and use qsort. */
+#define SMALL_OBJECT 32
 
-    if (!keys)
+static void sort_members(member *m, size_t n)
+{
+    if (n > SMALL_OBJECT) {
+        qsort(m, n, sizeof(*m), qsort_cmp);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        member t = m[i];
+        size_t j = i;
+
+        for (; j > 0 && cmp_members(&t, &m[j - 1]) < 0; j--)
+            m[j] = m[j - 1];
+        m[j] = t;
+    }
+}
+
+static void key_error(enc *c, int idx)
+{
+    mw_err_set(c->e, "E_JSON", "object key of type %s cannot be encoded "
+               "(keys must be strings)", luaL_typename(c->L, idx));
+}
+
+/* Writes the members m[0..n) of the object at idx, in that order. */
+static int write_members(enc *c, int idx, const member *m, size_t n)
+{
+    const char *colon = (c->flags & MW_JSON_PRETTY) ? "\": " : "\":";
+    size_t colon_len = strlen(colon);
+
+    if (put_char(c->out, '{') < 0)
         return -1;
-    if (mw_buf_addc(c->out, '{') < 0)
-        goto out;
     c->depth++;
     for (size_t i = 0; i < n; i++) {
-        if (i > 0 && mw_buf_addc(c->out, ',') < 0)
-            goto out;
-        if (newline(c) < 0 || mw_buf_addc(c->out, '"') < 0 ||
-            mw_json_escape(c->out, keys[i].s, keys[i].n) < 0 ||
-            mw_buf_adds(c->out, (c->flags & MW_JSON_PRETTY) ? "\": " : "\":") < 0)
-            goto out;
-        lua_pushlstring(c->L, keys[i].s, keys[i].n);
+        if (i > 0 && put_char(c->out, ',') < 0)
+            return -1;
+        if (newline(c) < 0 || put_char(c->out, '"') < 0 ||
+            mw_json_escape(c->out, m[i].s, m[i].n) < 0 ||
+            put(c->out, colon, colon_len) < 0)
+            return -1;
+        if (m[i].slot) {
+            if (encode_value(c, m[i].slot) < 0)
+                return -1;
+            continue;
+        }
+        lua_pushlstring(c->L, m[i].s, m[i].n);
         lua_rawget(c->L, idx);
         if (encode_value(c, lua_gettop(c->L)) < 0)
-            goto out;
+            return -1;
         lua_pop(c->L, 1);
     }
     c->depth--;
     if (n > 0 && newline(c) < 0)
-        goto out;
-    rc = mw_buf_addc(c->out, '}');
-out:
-    free(keys);
+        return -1;
+    return put_char(c->out, '}');
+}
+
+/* Writes an object whose members do not fit on the stack (see HELD_MAX):
+ * collects and sorts its keys, then looks up each value by key. Slower,
+ * but needs no stack space per member. */
+static int encode_object_by_lookup(enc *c, int idx)
+{
+    size_t n = 0, cap = 8;
+    member *m = malloc(cap * sizeof(*m));
+    int rc;
+
+    if (!m)
+        return -1;
+    lua_pushnil(c->L);
+    while (lua_next(c->L, idx)) {
+        lua_pop(c->L, 1);
+        if (lua_type(c->L, -1) != LUA_TSTRING) {
+            key_error(c, -1);
+            lua_pop(c->L, 1);
+            free(m);
+            return -1;
+        }
+        if (n == cap) {
+            member *grown = realloc(m, 2 * cap * sizeof(*m));
+            if (!grown) {
+                lua_pop(c->L, 1);
+                free(m);
+                return -1;
+            }
+            m = grown;
+            cap *= 2;
+        }
+        /* The strings stay alive: the table holds them. */
+        m[n].s = lua_tolstring(c->L, -1, &m[n].n);
+        m[n].head = key_head(m[n].s, m[n].n);
+        m[n].slot = 0;
+        n++;
+    }
+    sort_members(m, n);
+    rc = write_members(c, idx, m, n);
+    free(m);
+    return rc;
+}
+
+/* Stack slots that members may hold, summed over the objects being
+ * written. LuaJIT gives a C call 8000 slots; nesting to MW_JSON_MAX_DEPTH
+ * needs a few hundred beside these, as it did before members were held. */
+#define HELD_MAX 2048
+#define MEMBERS_TOO_MANY (-2)
+
+/* Pushes the key and the value of every member of the table at idx, in
+ * lua_next order. Returns how many, -1 with c->e set at a key that is not
+ * a string, or MEMBERS_TOO_MANY past HELD_MAX or when the stack cannot
+ * grow; when it fails the stack is as it was. */
+static int push_members(enc *c, int idx)
+{
+    lua_State *L = c->L;
+    int base = lua_gettop(L);
+    int n = 0;
+
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -2) != LUA_TSTRING) {
+            key_error(c, -2);
+            lua_settop(L, base);
+            return -1;
+        }
+        if (c->held + 2 * (n + 1) > HELD_MAX || !lua_checkstack(L, 3)) {
+            lua_settop(L, base);
+            return MEMBERS_TOO_MANY;
+        }
+        n++;
+        lua_pushvalue(L, -2); /* the key again, for lua_next */
+    }
+    return n;
+}
+
+/* Writes an object with its members sorted by key. The members are kept
+ * on the stack as lua_next gives them, so each value is written from its
+ * slot: no key array to build, no lookup by key. */
+static int encode_object(enc *c, int idx)
+{
+    int base = lua_gettop(c->L);
+    int n = push_members(c, idx);
+    member small[SMALL_OBJECT];
+    member *m = small;
+    int rc;
+
+    if (n == MEMBERS_TOO_MANY)
+        return encode_object_by_lookup(c, idx);
+    if (n < 0)
+        return -1;
+    if (n > SMALL_OBJECT && !(m = malloc((size_t)n * sizeof(*m)))) {
+        lua_settop(c->L, base);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        m[i].slot = base + 2 * i + 2;
+        m[i].s = lua_tolstring(c->L, m[i].slot - 1, &m[i].n);
+        m[i].head = key_head(m[i].s, m[i].n);
+    }
+    sort_members(m, (size_t)n);
+    c->held += 2 * n;
+    rc = write_members(c, idx, m, (size_t)n);
+    c->held -= 2 * n;
+    if (m != small)
+        free(m);
+    lua_settop(c->L, base);
     return rc;
 }
 
 static int encode_table(enc *c, int idx)
 {
     size_t n = 0;
+    int mark;
 
     if (c->depth >= MW_JSON_MAX_DEPTH) {
         mw_err_set(c->e, "E_JSON", "value nested deeper than %d levels "
@@ -887,15 +1176,16 @@ static int encode_table(enc *c, int idx)
         mw_err_set(c->e, "E_JSON", "out of Lua stack while encoding");
         return -1;
     }
-    if (has_mark(c->L, idx, &bignum_mt_key)) {
+    mark = table_mark(c, idx);
+    if (mark == MARK_BIGNUM) {
         lua_rawgeti(c->L, idx, 1);
         n = 0;
         const char *digits = lua_tolstring(c->L, -1, &n);
-        int rc = digits ? mw_buf_add(c->out, digits, n) : -1;
+        int rc = digits ? put(c->out, digits, n) : -1;
         lua_pop(c->L, 1);
         return rc;
     }
-    if (has_mark(c->L, idx, &array_mt_key))
+    if (mark == MARK_ARRAY)
         return encode_array(c, idx, lua_objlen(c->L, idx));
     if (looks_like_array(c->L, idx, &n))
         return encode_array(c, idx, n);
@@ -909,20 +1199,21 @@ static int encode_value(enc *c, int idx)
 
     switch (lua_type(c->L, idx)) {
     case LUA_TNIL:
-        return mw_buf_add(c->out, "null", 4);
+        return put(c->out, "null", 4);
     case LUA_TLIGHTUSERDATA:
         if (mw_json_is_null(c->L, idx))
-            return mw_buf_add(c->out, "null", 4);
+            return put(c->out, "null", 4);
         break;
     case LUA_TBOOLEAN:
-        return mw_buf_adds(c->out, lua_toboolean(c->L, idx) ? "true" : "false");
+        return lua_toboolean(c->L, idx) ? put(c->out, "true", 4)
+                                        : put(c->out, "false", 5);
     case LUA_TNUMBER:
         return add_number(c->out, lua_tonumber(c->L, idx), c->e);
     case LUA_TSTRING:
         s = lua_tolstring(c->L, idx, &n);
-        if (mw_buf_addc(c->out, '"') < 0 || mw_json_escape(c->out, s, n) < 0)
+        if (put_char(c->out, '"') < 0 || mw_json_escape(c->out, s, n) < 0)
             return -1;
-        return mw_buf_addc(c->out, '"');
+        return put_char(c->out, '"');
     case LUA_TTABLE:
         return encode_table(c, idx);
     default:
@@ -935,12 +1226,20 @@ static int encode_value(enc *c, int idx)
 
 int mw_json_encode(lua_State *L, int idx, mw_buf *out, int flags, mw_err *e)
 {
-    enc c = {L, out, flags, e, 0};
     int top = lua_gettop(L);
+    enc c = {.L = L, .out = out, .flags = flags, .e = e,
+             .array_mt = top + 1, .bignum_mt = top + 2};
     int rc;
 
     if (idx < 0)
         idx = top + idx + 1;
+    if (!lua_checkstack(L, 2)) {
+        mw_err_set(e, "E_JSON", "out of Lua stack while encoding");
+        return -1;
+    }
+    /* The marker metatables, fetched once rather than twice per table. */
+    push_mt(L, &array_mt_key);
+    push_mt(L, &bignum_mt_key);
     rc = encode_value(&c, idx);
     lua_settop(L, top);
     if (rc < 0 && e && !e->code)
@@ -965,8 +1264,7 @@ void mw_json_mark_array(lua_State *L, int idx)
 {
     if (idx < 0)
         idx = lua_gettop(L) + idx + 1;
-    lua_pushlightuserdata(L, &array_mt_key);
-    lua_rawget(L, LUA_REGISTRYINDEX);
+    push_mt(L, &array_mt_key);
     lua_setmetatable(L, idx);
 }
 
@@ -1068,7 +1366,8 @@ static int l_bignum(lua_State *L)
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
 
-    push_bignum(L, s, n);
+    push_mt(L, &bignum_mt_key);
+    push_bignum(L, s, n, lua_gettop(L));
     return 1;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* JSON codec: round trips that must be exact, and inputs that must fail
  * with a message naming where. One table of named cases per group. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -76,6 +77,23 @@ static const struct {
     {"byte-order mark is skipped", "\xEF\xBB\xBF{\"a\":true}", "{\"a\":true}"},
     {"unicode text passes through", "\"Ünïcödé — 日本語 🚨\"",
      "\"Ünïcödé — 日本語 🚨\""},
+    {"short integers stay exact",
+     "[999999999999999,-123456789012345,1717236000,0]",
+     "[999999999999999,-123456789012345,1717236000,0]"},
+    {"16 digits and more stay exact", "[1234567890123456,9007199254740995]",
+     "[1234567890123456,9007199254740995]"},
+    {"integers with an exponent or a fraction are numbers", "[1e3,10.0,-0.0]",
+     "[1000,10,0]"},
+    {"escapes after plain text and bad UTF-8",
+     "\"ab\\n\xFF" "d\\u00e9\xC3\xA9\"",
+     "\"ab\\n\xEF\xBF\xBD" "d\xC3\xA9\xC3\xA9\""},
+    {"U+2029 is escaped amid other text", "\"a\xE2\x80\xA9\xE2\x80\xA7z\"",
+     "\"a\\u2029\xE2\x80\xA7z\""},
+    {"keys sharing eight bytes sort by the rest",
+     "{\"abcdefghj\":3,\"abcdefgh\":1,\"abcdefghi\":2,\"abcdefg\":0}",
+     "{\"abcdefg\":0,\"abcdefgh\":1,\"abcdefghi\":2,\"abcdefghj\":3}"},
+    {"an empty key sorts before a NUL key", "{\"\\u0000\":2,\"\":1}",
+     "{\"\":1,\"\\u0000\":2}"},
 };
 
 static const struct {
@@ -91,6 +109,15 @@ static const struct {
     {"bad literal", "nul", "invalid literal"},
     {"empty input", "", "end of input"},
     {"error on line 3", "{\n\"a\": 1,\n\"b\" 2}", "line 3, column 5"},
+    {"leading zero after a minus", "-01",
+     "leading zero in number: unexpected '1'"},
+    {"a minus alone", "[-]",
+     "invalid number: unexpected ']' at line 1, column 3"},
+    {"a fraction without digits", "1.", "invalid number: unexpected end"},
+    {"invalid escape", "\"ab\\x\"", "invalid escape in string: unexpected 'x'"},
+    {"control character after an escape", "\"\\n\x01\"", "control character"},
+    {"unterminated after bad UTF-8", "\"a\xFF",
+     "unterminated string: unexpected '\"' at line 1, column 1 (byte 0)"},
 };
 
 static void deep_nesting(lua_State *L)
@@ -134,6 +161,53 @@ static void encode_errors(lua_State *L)
     mw_buf_free(&b);
 }
 
+/* -0 reads as a negative zero, as strtod gives it. */
+static void negative_zero(lua_State *L)
+{
+    mw_err e = {0};
+    double v;
+
+    CHECK("-0 decodes", mw_json_decode(L, "-0", 2, &e) == 0);
+    v = lua_tonumber(L, -1);
+    CHECK("-0 is a negative zero", v == 0 && signbit(v));
+    lua_settop(L, 0);
+}
+
+/* Objects of every size come out sorted: small ones, ones sorted with
+ * qsort, and ones too large to hold on the stack (written by lookup). */
+static void wide_objects(lua_State *L)
+{
+    static const int sizes[] = {5, 40, 3000};
+    char name[64];
+    mw_err e = {0};
+    mw_buf got, want;
+
+    mw_buf_init(&got);
+    mw_buf_init(&want);
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        int n = sizes[k];
+
+        lua_newtable(L);
+        for (int i = n - 1; i >= 0; i--) {
+            lua_pushfstring(L, "k%05d", i);
+            lua_pushinteger(L, i);
+            lua_rawset(L, -3);
+        }
+        mw_buf_reset(&want);
+        for (int i = 0; i < n; i++)
+            mw_buf_printf(&want, "%s\"k%05d\":%d", i ? "," : "{", i, i);
+        mw_buf_addc(&want, '}');
+        mw_buf_reset(&got);
+        snprintf(name, sizeof(name),
+                 "an object of %d members comes out sorted", n);
+        CHECK(name, mw_json_encode(L, -1, &got, 0, &e) == 0 &&
+                        strcmp(got.data, want.data) == 0 && lua_gettop(L) == 1);
+        lua_settop(L, 0);
+    }
+    mw_buf_free(&got);
+    mw_buf_free(&want);
+}
+
 int main(void)
 {
     lua_State *L = luaL_newstate();
@@ -147,6 +221,8 @@ int main(void)
         must_fail(L, bad[i].name, bad[i].in, strlen(bad[i].in), bad[i].part);
     deep_nesting(L);
     encode_errors(L);
+    negative_zero(L);
+    wide_objects(L);
     lua_close(L);
     printf("%d failed\n", failures);
     return failures ? 1 : 0;
