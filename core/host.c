@@ -20,6 +20,7 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "recent.h"
 #include "sqlrun.h"
 #include "store.h"
 #include "tz.h"
@@ -365,6 +366,46 @@ static int l_sha256_hex(lua_State *L)
     return 1;
 }
 
+/* The table of recent shares behind deduplication (recent.h). */
+static mw_recent *recent_of(lua_State *L)
+{
+    mw_host *h = host_of(L);
+
+    if (!h->recent && !(h->recent = mw_recent_create()))
+        luaL_error(L, "out of memory");
+    return h->recent;
+}
+
+/* recent_find(key, since) -> the id remembered for key at a time >= since
+ * (epoch seconds), or nil. */
+static int l_recent_find(lua_State *L)
+{
+    size_t n;
+    const char *key = luaL_checklstring(L, 1, &n);
+    int64_t id = mw_recent_find(recent_of(L), key, n, luaL_checknumber(L, 2));
+
+    if (id > 0)
+        lua_pushnumber(L, (lua_Number)id);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+/* recent_add(key, id, now, window): remembers key -> id. */
+static int l_recent_add(lua_State *L)
+{
+    size_t n;
+    const char *key = luaL_checklstring(L, 1, &n);
+    lua_Number id = luaL_checknumber(L, 2);
+
+    if (id < 1)
+        return luaL_argerror(L, 2, "an id above 0");
+    lua_pushboolean(L, mw_recent_add(recent_of(L), key, n, (int64_t)id,
+                                     luaL_checknumber(L, 3),
+                                     luaL_checknumber(L, 4)) == 0);
+    return 1;
+}
+
 /* random_hex(nbytes): tokens, app keys and ids from the system CSPRNG. */
 static int l_random_hex(lua_State *L)
 {
@@ -460,6 +501,7 @@ static int open_core(lua_State *L)
         {"has_store", l_has_store},   {"base64", l_base64},
         {"list_dir", l_list_dir},     {"sha256_hex", l_sha256_hex},
         {"random_hex", l_random_hex}, {"after", l_after},
+        {"recent_find", l_recent_find}, {"recent_add", l_recent_add},
         {NULL, NULL}};
     mw_host *h = host_of(L);
 
@@ -633,6 +675,7 @@ void mw_host_destroy(mw_host *h)
     while (h->laters)
         later_free(h->laters);
     mw_walker_destroy(h->walker);
+    mw_recent_destroy(h->recent);
     mw_http_destroy(h->http);
     if (h->L)
         lua_close(h->L);

@@ -24,6 +24,7 @@ typedef struct mw_host {
     struct mw_store *store;     /* may be NULL: no database opened */
     struct mw_walker *walker;
     struct mw_sqlrun *sqlrun;   /* `core.sql`, when a store is open */
+    struct mw_recent *recent;   /* `core.recent_*`, made on first use */
     struct later *laters;       /* pending core.after timers */
     const char *lua_dir;        /* the runtime library (lua/) */
     const char *nodes_dir;      /* the built-in node types (nodes/) */

@@ -551,14 +551,17 @@ function M.accept(integ, value, body)
   local digest = core.sha256_hex(body)
   local now = core.time()
   local window = cfg.dedup_window_s or 10
+  local key = integ.id .. "\0" .. digest
   if window > 0 then
-    local dup = db.share_recent_duplicate(integ.id, digest, now - window)
-    if dup then
+    -- remembered in memory (core/recent.c); the row confirms the match
+    local seen = core.recent_find(key, now - window)
+    if seen and db.share_has_digest(seen, integ.id, digest) then
       M.metrics.shares_duplicate = M.metrics.shares_duplicate + 1
-      return dup.id, nil, true
+      return seen, nil, true
     end
   end
   local id = db.share_insert(integ.id, incident, body, digest, now)
+  if window > 0 then core.recent_add(key, id, now, window) end
   M.metrics.shares_accepted = M.metrics.shares_accepted + 1
   M.schedule(id, integ.id, incident, body)
   return id
@@ -597,12 +600,27 @@ end
 -- pause of 300 let the heap run away past 1 GB.
 local GC_PAUSE = 150
 
+-- After a restart the shares of the last dedup window are remembered
+-- again, so that a sender's retry across the restart is still answered
+-- with the first share's id.
+local RECENT_MAX = 262144 -- core/recent.h: MW_RECENT_MAX
+
+local function remember_recent()
+  local window = cfg.dedup_window_s or 10
+  if window <= 0 then return end
+  local now = core.time()
+  db.each_share_since(now - window, RECENT_MAX, function(r)
+    core.recent_add(r.integration_id .. "\0" .. r.digest, r.id, r.created_at, window)
+  end)
+end
+
 --- Called by the C driver once the server listens.
 function M.start(config)
   cfg = config
   collectgarbage("setpause", GC_PAUSE)
   db.init()
   require("moonwire.api").configure(config)
+  remember_recent()
   local open = db.shares_queued_count()
   if open > 0 then
     log("info", "recovered %d unfinished share(s) from the last run", open)

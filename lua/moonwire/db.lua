@@ -28,8 +28,9 @@ local SCHEMA = {
       created_at REAL NOT NULL, updated_at REAL NOT NULL)]],
   [[CREATE INDEX IF NOT EXISTS shares_open ON shares(status)
       WHERE status = 'queued']],
-  [[CREATE INDEX IF NOT EXISTS shares_digest
-      ON shares(integration_id, digest, created_at)]],
+  -- deduplication keeps recent digests in memory (core/recent.c): an
+  -- index of random keys cost a random page write per share
+  [[DROP INDEX IF EXISTS shares_digest]],
   [[CREATE TABLE IF NOT EXISTS executions(
       id INTEGER PRIMARY KEY AUTOINCREMENT, share_id INTEGER,
       integration_id TEXT NOT NULL, incident TEXT, status TEXT NOT NULL,
@@ -228,9 +229,27 @@ function M.share_insert(integration_id, incident, body, digest, now, replay_of)
   return id
 end
 
-function M.share_recent_duplicate(integration_id, digest, since)
-  return one("SELECT id FROM shares WHERE integration_id = ? AND digest = ?"
-    .. " AND created_at >= ? ORDER BY id DESC LIMIT 1", integration_id, digest, since)
+--- Whether share id is stored for the integration with this digest.
+function M.share_has_digest(id, integration_id, digest)
+  return one("SELECT 1 AS yes FROM shares WHERE id = ? AND integration_id = ?"
+    .. " AND digest = ?", id, integration_id, digest) ~= nil
+end
+
+--- Calls fn(row) for the shares created at or after `since` (epoch s),
+--- newest first, at most `limit` of them. Walks back by id, so it reads
+--- only the rows it returns (and one more).
+function M.each_share_since(since, limit, fn)
+  local before, seen = math.huge, 0
+  while seen < limit do
+    local rows = q("SELECT id, integration_id, digest, created_at FROM shares"
+      .. " WHERE id < ? ORDER BY id DESC LIMIT 512", before)
+    for _, r in ipairs(rows) do
+      if r.created_at < since or seen >= limit then return end
+      fn(r)
+      seen, before = seen + 1, r.id
+    end
+    if #rows < 512 then return end
+  end
 end
 
 function M.share_get(id)

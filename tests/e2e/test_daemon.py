@@ -605,6 +605,27 @@ def dedup():
     expect(len(target.requests()) == 1, "ran once", target.requests())
 
 
+@case("dedup: per integration, and across a restart of the daemon")
+def dedup_restart():
+    d = Daemon(opts.moonwire)
+    try:
+        _, key_a = integration(d, "dedup-a")
+        _, key_b = integration(d, "dedup-b")
+        share = incident("dd-restart", "new")
+        st, a = post(d, key_a, share)
+        st2, b = post(d, key_b, share)
+        expect(st == st2 == 202 and a["share_id"] != b["share_id"] and
+               not b.get("duplicate"), "another integration's own share", a, b)
+        d.restart()
+        st3, c = post(d, key_a, share)
+        expect(st3 == 202 and c["share_id"] == a["share_id"] and
+               c.get("duplicate") is True, "same share id after the restart",
+               a, c)
+    finally:
+        d.stop()
+        d.check_log()
+
+
 @case("/metrics: Prometheus counters move with the traffic")
 def metrics():
     def scrape():
