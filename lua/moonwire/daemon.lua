@@ -569,13 +569,44 @@ end
 
 -- ---- lifecycle ------------------------------------------------------------------
 
-local function prune()
+-- Retention runs once a minute, in steps of PRUNE_IDS ids from the oldest
+-- row up, each step its own loop turn: a backlog of a million expired
+-- executions is deleted without holding up intake for more than a step.
+-- It walks on while steps are inside the count cut or still find rows
+-- past the age; ids follow time closely enough for that to end it.
+local PRUNE_IDS, PRUNE_EVERY_MS = 256, 60000
+
+local prune
+
+local function prune_step(lo, stop_at, before, exec_cut, share_cut)
   if stopping then return end
-  local days = cfg.retention_days or 7
-  local ok, err = pcall(db.prune, core.time() - days * 86400,
-    cfg.retention_count or 10000)
-  if not ok then log("error", "retention: %s", tostring(err)) end
-  core.after(60000, prune)
+  local ok, n = pcall(db.prune_range, lo, lo + PRUNE_IDS, before, exec_cut,
+    share_cut)
+  if not ok then
+    log("error", "retention: %s", tostring(n))
+  elseif lo + PRUNE_IDS <= stop_at
+      and (n > 0 or lo + PRUNE_IDS <= math.max(exec_cut, share_cut)) then
+    return core.after(0, function()
+      prune_step(lo + PRUNE_IDS, stop_at, before, exec_cut, share_cut)
+    end)
+  end
+  core.after(PRUNE_EVERY_MS, prune)
+end
+
+prune = function()
+  if stopping then return end
+  local keep = cfg.retention_count or 10000
+  local before = core.time() - (cfg.retention_days or 7) * 86400
+  local ok, elo, ehi = pcall(db.id_range, "executions")
+  local sok, slo, shi = pcall(db.id_range, "shares")
+  if not (ok and sok) then
+    log("error", "retention: %s", tostring(ok and slo or elo))
+    return core.after(PRUNE_EVERY_MS, prune)
+  end
+  if not elo and not slo then return core.after(PRUNE_EVERY_MS, prune) end
+  prune_step(math.min(elo or math.huge, slo or math.huge),
+    math.max(ehi or 0, shi or 0) + 1, before,
+    (ehi or 0) - keep, (shi or 0) - keep)
 end
 
 function M.config() return cfg end

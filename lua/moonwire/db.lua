@@ -322,18 +322,25 @@ function M.recent_share_bodies(integration_id, limit)
     .. " ORDER BY id DESC LIMIT ?", integration_id, limit)
 end
 
---- Drops executions and finished shares older than `before` (epoch s),
---- then all but the newest `keep` executions and finished shares. A
---- queued share is never dropped.
-function M.prune(before, keep)
-  M.transaction(function()
-    q("DELETE FROM executions WHERE finished_at < ?", before)
-    q("DELETE FROM shares WHERE status != 'queued' AND updated_at < ?", before)
-    q("DELETE FROM executions WHERE id <= (SELECT id FROM executions"
-      .. " ORDER BY id DESC LIMIT 1 OFFSET ?)", keep)
-    q("DELETE FROM shares WHERE status != 'queued' AND id <= (SELECT id"
-      .. " FROM shares ORDER BY id DESC LIMIT 1 OFFSET ?)", keep)
-  end)
+--- The lowest and highest id of a table of the daemon (executions or
+--- shares), or nil when it is empty. Both are read off the rowid b-tree.
+function M.id_range(tbl)
+  local r = one("SELECT min(id) AS lo, max(id) AS hi FROM " .. tbl)
+  if r.lo == null then return nil end
+  return r.lo, r.hi
+end
+
+--- Retention over the ids [lo, hi): deletes the executions, and the
+--- finished shares, that are older than `before` (epoch s) or whose id
+--- is at most the table's cut (the newest `keep` ids stay). Returns how
+--- many rows went.
+function M.prune_range(lo, hi, before, exec_cut, share_cut)
+  local _, n1 = q("DELETE FROM executions WHERE id >= ? AND id < ?"
+    .. " AND (id <= ? OR finished_at < ?)", lo, hi, exec_cut, before)
+  local _, n2 = q("DELETE FROM shares WHERE id >= ? AND id < ?"
+    .. " AND status != 'queued' AND (id <= ? OR updated_at < ?)",
+    lo, hi, share_cut, before)
+  return n1 + n2
 end
 
 return M

@@ -626,6 +626,33 @@ def dedup_restart():
         d.check_log()
 
 
+@case("retention: only the newest retention_count executions and "
+      "finished shares stay")
+def retention():
+    d = Daemon(opts.moonwire, env={"MOONWIRE_RETENTION_COUNT": 5})
+    try:
+        _, key = integration(d, "retention")
+        sids = [post(d, key, incident("ret-%d" % i, "new"))[1]["share_id"]
+                for i in range(12)]
+        wait_done(d, sids)
+        d.restart()  # retention runs a second after the start
+
+        def executions():
+            st, v, _ = d.api("GET", V1 + "/executions?limit=100")
+            expect(st == 200, "list executions", st, v)
+            return v["executions"]
+        wait_until(lambda: len(executions()) <= 5, 10, "retention ran")
+        kept = sorted(e["share_id"] for e in executions())
+        expect(kept == sids[-5:], "the newest stay", kept, sids)
+        st, v, _ = d.api("GET", "%s/shares/%d" % (V1, sids[0]))
+        expect(st == 404, "an old finished share is gone", st, v)
+        st, v, _ = d.api("GET", "%s/shares/%d" % (V1, sids[-1]))
+        expect(st == 200 and v["status"] == "succeeded", "the last stays", st, v)
+    finally:
+        d.stop()
+        d.check_log()
+
+
 @case("/metrics: Prometheus counters move with the traffic")
 def metrics():
     def scrape():
