@@ -5,6 +5,7 @@
  * libcurl can never re-send a POST on its own. */
 #include "http.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -264,7 +265,7 @@ static void finish(mw_http *h, xfer *x, CURLcode rc)
 
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->resp.status);
     curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &secs);
-    x->resp.total_ms = secs * 1000.0;
+    x->resp.total_ms = round(secs * 1e6) / 1000.0; /* to the microsecond */
     if (rc != CURLE_OK && !x->resp.error_code) {
         x->resp.error_code = curl_code_name(rc);
         snprintf(x->resp.error, sizeof(x->resp.error), "%s",

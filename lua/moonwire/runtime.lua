@@ -514,6 +514,12 @@ local function port_known(node, port)
   return false
 end
 
+-- Durations are kept to the microsecond: what a clock read says below it
+-- is noise, and a number of thousandths is written without printf.
+local function round(ms)
+  return math.floor(ms * 1000 + 0.5) / 1000
+end
+
 --- Runs node i of the execution; called by the walker inside the
 --- execution's coroutine. Returns the port to follow, "ok" or "error", and
 --- the error text.
@@ -530,7 +536,7 @@ function M.run_node(exec, i)
   local disarm = node.module.sandboxed and not exec.unbounded and arm_limits()
   local ok, port, err = xpcall(node.module.run, handler, ctx, node.config)
   if disarm then disarm() end
-  entry.duration_ms = now_ms() - t0
+  entry.duration_ms = round(now_ms() - t0)
   if not ok then
     port, err = nil, port
   elseif port ~= nil and type(port) ~= "string" then
@@ -562,7 +568,7 @@ end
 function M.finish(exec, ok, reason)
   exec.status = ok and "succeeded" or "failed"
   exec.error = reason
-  exec.duration_ms = now_ms() - exec.started_ms
+  exec.duration_ms = round(now_ms() - exec.started_ms)
   -- firstTime reads one fact of the history: whether an execution of the
   -- incident succeeded. Only a first success that saved no external ID
   -- (a link says as much) is written: later executions cost no write.
@@ -575,9 +581,6 @@ function M.finish(exec, ok, reason)
   if exec.on_finish then exec.on_finish(exec) end
 end
 
-local function round(ms)
-  return math.floor(ms * 1000 + 0.5) / 1000
-end
 
 --- The one-line summary `moonwire run` prints per execution.
 ---@param exec table
