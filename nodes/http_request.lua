@@ -204,7 +204,10 @@ local function build_body(ctx, config, headers)
   local only = b:match("^%s*{{%s*([%w_]+[%w_.]*)%s*}}%s*$")
   if only and ctype and ctype:find("json", 1, true) then
     local v = ctx:get(only)
-    if v ~= nil then return json.encode(v) end
+    if v ~= nil then
+      local text, eerr = json.encode(v)
+      return text, eerr, v
+    end
   end
   local is_json = ctype and ctype:find("json", 1, true)
   return ctx:render(b, { mode = is_json and "json" or "text", field = "config.body" })
@@ -234,13 +237,14 @@ function M.run(ctx, config)
   end
   local headers, herr = build_headers(ctx, config)
   if not headers then return nil, herr end
-  local body, berr = build_body(ctx, config, headers)
+  local body, berr, body_value = build_body(ctx, config, headers)
   if config.body ~= nil and config.body ~= null and body == nil then
     return nil, berr
   end
 
   local policy = retry_policy(config)
   local req = { method = method, url = url, headers = headers, body = body,
+    body_value = body_value,
     timeout_ms = config.timeout_ms, connect_timeout_ms = config.connect_timeout_ms }
   local res, rerr
   for attempt = 1, policy.attempts do

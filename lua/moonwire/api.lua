@@ -419,6 +419,27 @@ local function with_attempts(trace)
   return trace
 end
 
+-- Request bodies stored as a reference to an earlier node's output
+-- (daemon.save_execution) are that output's JSON again.
+local function restore_bodies(trace)
+  local outputs = {}
+  for _, e in ipairs(trace) do
+    if type(e) == "table" then
+      if type(e.id) == "string" and type(e.output) == "table" then
+        outputs[e.id] = e.output
+      end
+      for _, r in ipairs(type(e.requests) == "table" and e.requests or {}) do
+        local from = type(r) == "table" and r.body_from
+        if type(from) == "table" then
+          local value = (outputs[from.node] or {})[from.output]
+          r.body = value ~= nil and json.encode(value) or nil
+          r.body_from = nil
+        end
+      end
+    end
+  end
+end
+
 local function execution_view(row, with_trace)
   local v = {}
   for k, val in pairs(row) do v[k] = val end
@@ -427,6 +448,7 @@ local function execution_view(row, with_trace)
   if with_trace then
     local trace = json.decode(row.trace)
     v.trace = type(trace) == "table" and with_attempts(trace) or json.array()
+    restore_bodies(v.trace)
     local inputs = row.workflow_version ~= null
       and daemon.node_inputs(row.integration_id, row.workflow_version)
     for _, e in ipairs(v.trace) do

@@ -278,6 +278,12 @@ function Ctx:http(req)
   local entry = private[self].entry
   entry.requests = entry.requests or json.array()
   entry.requests[#entry.requests + 1] = record
+  -- A body that is the JSON of a value (req.body_value) may be stored as a
+  -- reference to the output holding that value (daemon.save_execution).
+  if type(req.body_value) == "table" and record.body == body then
+    exec.body_values = exec.body_values or {}
+    exec.body_values[record] = req.body_value
+  end
 
   if not private[self].exec.live then
     record.dry_run = true

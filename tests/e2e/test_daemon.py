@@ -740,6 +740,12 @@ def retry():
            [r["status"] for r in create["requests"]] == [503, 503, 201] and
            create["output"]["createResponse"]["id"] == "EXT-1",
            "three attempts in the trace, one ticket", create)
+    # bodies are stored as a reference to build_create's output and come
+    # back as the very bytes that were sent
+    expect([r.get("body") for r in create["requests"]] ==
+           [r["body"] for r in posts] and
+           all("body_from" not in r for r in create["requests"]),
+           "the trace shows the bodies sent", create["requests"], posts)
 
 
 @case("wait timeout: a lane held past MOONWIRE_WAIT_TIMEOUT_S lets the next "
