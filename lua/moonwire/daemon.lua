@@ -34,7 +34,7 @@ local pending = 0
 -- A queued share keeps its JSON text when it is at most BODY_MAX bytes and
 -- the bodies held stay under HELD_MAX, so that most shares start without
 -- reading their row again.
-local BODY_MAX, HELD_MAX = 16 * 1024, 4 * 1024 * 1024
+local BODY_MAX, HELD_MAX = 16 * 1024, 2 * 1024 * 1024
 local held = 0 -- bytes of share bodies held by jobs not started yet
 -- Started jobs holding their lane -> the time (ms) they must let go by.
 local holding = {}
@@ -507,7 +507,7 @@ end
 -- in the database (status queued) and are read in, oldest first, as room
 -- frees. Memory stays flat however long the queue, and per-incident order
 -- holds because shares only ever enter memory in id order.
-local QUEUE_WINDOW = 2048
+local QUEUE_WINDOW = 1024
 -- Shares are read in at most REFILL at a time.
 local REFILL = 256
 local in_memory = 0   -- shares placed in lanes and not yet finished
