@@ -402,9 +402,13 @@ local function record(job, exec)
       .. "the next start", job.id, tostring(ferr))
     return
   end
-  log(exec.status == "failed" and "warn" or "info",
-    "share %d incident=%s execution=%s %s%s", job.id, job.incident,
-    tostring(eid), exec.status, exec.error and (": " .. exec.error) or "")
+  -- said once it is on disk: a kill before the commit runs the share again
+  db.after_commit(function(committed)
+    if not committed then return end
+    log(exec.status == "failed" and "warn" or "info",
+      "share %d incident=%s execution=%s %s%s", job.id, job.incident,
+      tostring(eid), exec.status, exec.error and (": " .. exec.error) or "")
+  end)
 end
 
 local leave_memory -- the queue window, below
