@@ -389,7 +389,10 @@ local function post_share(req)
   -- Durable before 202: the answer waits for the turn's commit.
   db.after_commit(function(committed, cerr)
     if committed then
-      return reply(req, 202, { share_id = id, duplicate = dup or nil })
+      if dup then return reply(req, 202, { share_id = id, duplicate = true }) end
+      -- the answer to every accepted share: no encoder pass
+      return core.reply(req.id, 202, format('{"share_id":%d}', id),
+        "application/json")
     end
     reject("store")
     fail(req, 503, "E_STORE", "the share could not be stored (" .. tostring(cerr)

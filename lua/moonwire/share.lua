@@ -24,6 +24,7 @@ M.identity_paths = {
 local function scalar_text(v)
   local t = type(v)
   if t == "string" and v ~= "" then
+    if not v:find("[%%%z]") then return v end -- the common case: as it is
     return (v:gsub("%%", "%%25"):gsub("%z", "%%00"))
   end
   if t == "number" then return json.encode(v) end
