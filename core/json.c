@@ -5,6 +5,7 @@
 #include "json.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 /* Addresses used as unique registry keys. */
 static char array_mt_key;
 static char bignum_mt_key;
+static char raw_mt_key;
 
 #define MAX_SAFE_INT 9007199254740992.0 /* 2^53 */
 
@@ -271,10 +273,10 @@ static const unsigned char *skip_plain(const unsigned char *p,
     }
 }
 
-/* Reads the rest of a string that must be rewritten (escapes, invalid
- * UTF-8, or an error): d->p is at the opening quote, stop where its plain
- * text ends. Builds the string in b and pushes it. */
-static int read_rewritten_string(dec *d, mw_buf *b, const unsigned char *stop)
+/* Builds in b the text of a string that must be rewritten (escapes,
+ * invalid UTF-8, or an error): d->p is at the opening quote, stop where
+ * its plain text ends. Leaves d->p after the closing quote. */
+static int unescape_string(dec *d, mw_buf *b, const unsigned char *stop)
 {
     const unsigned char *open = d->p;
     const unsigned char *run = open + 1;
@@ -289,7 +291,6 @@ static int read_rewritten_string(dec *d, mw_buf *b, const unsigned char *stop)
             return fail(d, open, "unterminated string");
         if (*d->p == '"') {
             d->p++;
-            lua_pushlstring(d->L, b->data ? b->data : "", b->len);
             return 0;
         }
         if (*d->p == '\\') {
@@ -304,6 +305,14 @@ static int read_rewritten_string(dec *d, mw_buf *b, const unsigned char *stop)
         }
         run = d->p;
     }
+}
+
+static int read_rewritten_string(dec *d, mw_buf *b, const unsigned char *stop)
+{
+    if (unescape_string(d, b, stop) < 0)
+        return -1;
+    lua_pushlstring(d->L, b->data ? b->data : "", b->len);
+    return 0;
 }
 
 /* Reads a string (d->p at the opening quote) and pushes it. Invalid UTF-8
@@ -748,6 +757,229 @@ int mw_json_validate(const char *s, size_t n, mw_err *e)
     return 0;
 }
 
+/* ---- looking up ---------------------------------------------------------- */
+
+/* Reads the member name at d->p (its opening quote) as the decoder would
+ * and tells whether it is key[0..n). Leaves d->p after the name. */
+static int name_is(dec *d, mw_buf *b, const char *key, size_t n, int *same)
+{
+    const unsigned char *text = d->p + 1;
+    const unsigned char *stop = skip_plain(text, d->end);
+
+    if (stop < d->end && *stop == '"') {
+        *same = (size_t)(stop - text) == n && memcmp(text, key, n) == 0;
+        d->p = stop + 1;
+        return 0;
+    }
+    if (unescape_string(d, b, stop) < 0)
+        return -1;
+    *same = b->len == n && (n == 0 || memcmp(b->data, key, n) == 0);
+    return 0;
+}
+
+/* Bytes that matter when skipping a value by its brackets, and bytes that
+ * end a number or a literal. */
+static const unsigned char structural[256] = {
+    [(unsigned char)'"'] = 1, [(unsigned char)'{'] = 1,
+    [(unsigned char)'['] = 1, [(unsigned char)'}'] = 1,
+    [(unsigned char)']'] = 1};
+static const unsigned char scalar_end[256] = {
+    [(unsigned char)','] = 1, [(unsigned char)'}'] = 1,
+    [(unsigned char)']'] = 1, [(unsigned char)' '] = 1,
+    [(unsigned char)'\t'] = 1, [(unsigned char)'\n'] = 1,
+    [(unsigned char)'\r'] = 1};
+
+/* Where the string whose text begins at p ends: after its closing quote,
+ * the first quote not escaped by an odd run of backslashes. */
+static const unsigned char *string_end(const unsigned char *p,
+                                       const unsigned char *end)
+{
+    for (const unsigned char *from = p;;) {
+        const unsigned char *q = memchr(from, '"', (size_t)(end - from));
+        size_t slashes = 0;
+
+        if (!q)
+            return end;
+        while (q - slashes > p && q[-1 - (ptrdiff_t)slashes] == '\\')
+            slashes++;
+        if (slashes % 2 == 0)
+            return q + 1;
+        from = q + 1;
+    }
+}
+
+/* Skips the value at d->p in text known to be JSON (validated), by its
+ * brackets and quotes alone: a fraction of what checking it costs. On text
+ * that is not JSON it still stays within the input. */
+static void skip_known(dec *d)
+{
+    const unsigned char *p = d->p, *end = d->end;
+    int depth = 0;
+
+    if (p < end && !structural[*p]) {
+        while (p < end && !scalar_end[*p])
+            p++;
+        d->p = p;
+        return;
+    }
+    while (p < end) {
+        unsigned char c;
+
+        while (p < end && !structural[*p])
+            p++;
+        if (p >= end)
+            break;
+        c = *p++;
+        if (c == '"')
+            p = string_end(p, end);
+        else if (c == '{' || c == '[')
+            depth++;
+        else
+            depth--;
+        if (depth <= 0)
+            break;
+    }
+    d->p = p;
+}
+
+/* Finds member key[0..n) of the object at d->p: *at is where its value
+ * begins, or NULL. The last of repeated names counts, as in the decoder,
+ * so the whole object is read (its values only skipped: the text is known
+ * to be JSON); d->p ends after it. */
+static int find_member(dec *d, mw_buf *b, const char *key, size_t n,
+                       const unsigned char **at)
+{
+    *at = NULL;
+    d->p++;
+    skip_ws(d);
+    if (d->p < d->end && *d->p == '}') {
+        d->p++;
+        return 0;
+    }
+    for (;;) {
+        int same;
+
+        skip_ws(d);
+        if (d->p >= d->end || *d->p != '"')
+            return fail(d, d->p, "expected a string key in object");
+        if (name_is(d, b, key, n, &same) < 0)
+            return -1;
+        skip_ws(d);
+        if (d->p >= d->end || *d->p != ':')
+            return fail(d, d->p, "expected ':' after object key");
+        d->p++;
+        skip_ws(d);
+        if (same)
+            *at = d->p;
+        if (d->p >= d->end)
+            return fail(d, d->p, "expected a value");
+        skip_known(d);
+        skip_ws(d);
+        if (d->p < d->end && *d->p == ',') {
+            d->p++;
+            continue;
+        }
+        if (d->p < d->end && *d->p == '}') {
+            d->p++;
+            return 0;
+        }
+        return fail(d, d->p, "expected ',' or '}' in object");
+    }
+}
+
+/* Pushes the kind of the value at d->p and, for a scalar, the value as
+ * the decoder reads it. Returns how many values it pushed, or -1. */
+static int push_found(dec *d, mw_buf *b)
+{
+    static const char *const kinds[] = {"object", "array", "string",
+                                        "boolean", "null", "number"};
+    const char *kind;
+    int rc = 0;
+
+    if (d->p >= d->end)
+        return fail(d, d->p, "expected a value");
+    switch (*d->p) {
+    case '{':
+        kind = kinds[0];
+        break;
+    case '[':
+        kind = kinds[1];
+        break;
+    case '"':
+        kind = kinds[2];
+        break;
+    case 't':
+    case 'f':
+        kind = kinds[3];
+        break;
+    case 'n':
+        kind = kinds[4];
+        break;
+    default:
+        kind = kinds[5];
+        break;
+    }
+    lua_pushstring(d->L, kind);
+    if (kind == kinds[0] || kind == kinds[1])
+        return 1;
+    if (kind == kinds[2])
+        rc = read_string(d, b);
+    else if (kind == kinds[5])
+        rc = read_number(d);
+    else
+        rc = read_value(d, b);
+    return rc < 0 ? -1 : 2;
+}
+
+int mw_json_lookup(lua_State *L, const char *s, size_t n,
+                   const char *const *keys, const size_t *key_lens,
+                   int nkeys, mw_err *e)
+{
+    int top = lua_gettop(L);
+    dec d = {.L = L, .p = (const unsigned char *)s,
+             .start = (const unsigned char *)s,
+             .end = (const unsigned char *)s + n, .e = e,
+             .array_mt = top + 1, .bignum_mt = top + 2};
+    mw_buf b;
+    int rc = 0;
+
+    if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+        d.p += 3;
+    if (!lua_checkstack(L, 6))
+        return fail(&d, d.p, "out of Lua stack");
+    push_mt(L, &array_mt_key);
+    push_mt(L, &bignum_mt_key);
+    mw_buf_init(&b);
+    skip_ws(&d);
+    for (int i = 0; i < nkeys && rc == 0; i++) {
+        const unsigned char *at;
+
+        if (d.p >= d.end || *d.p != '{')
+            break;
+        rc = find_member(&d, &b, keys[i], key_lens[i], &at);
+        if (rc == 0 && !at)
+            break;
+        if (rc == 0)
+            d.p = at;
+        if (rc == 0 && i == nkeys - 1)
+            rc = push_found(&d, &b);
+        if (rc > 0)
+            break;
+    }
+    if (nkeys == 0 && rc == 0)
+        rc = push_found(&d, &b);
+    mw_buf_free(&b);
+    if (rc < 0) {
+        lua_settop(L, top);
+        return -1;
+    }
+    /* the values found take the places of the marker metatables */
+    for (int i = rc; i > 0; i--)
+        lua_replace(L, top + i);
+    lua_settop(L, top + rc);
+    return rc;
+}
+
 /* ---- encoding ------------------------------------------------------------ */
 
 /* U+2028 and U+2029 end a line in JavaScript, so they are escaped for
@@ -891,6 +1123,7 @@ typedef struct enc {
     int depth;
     int array_mt; /* stack slots of the marker metatables, fetched once */
     int bignum_mt;
+    int raw_mt;
     int held; /* stack slots holding members of the objects being written */
 } enc;
 
@@ -921,7 +1154,7 @@ static int has_mark(lua_State *L, int idx, void *key)
     return yes;
 }
 
-enum { MARK_NONE, MARK_ARRAY, MARK_BIGNUM };
+enum { MARK_NONE, MARK_ARRAY, MARK_BIGNUM, MARK_RAW };
 
 /* Which of the codec's metatables the table at idx has. */
 static int table_mark(enc *c, int idx)
@@ -934,6 +1167,8 @@ static int table_mark(enc *c, int idx)
         mark = MARK_BIGNUM;
     else if (lua_rawequal(c->L, -1, c->array_mt))
         mark = MARK_ARRAY;
+    else if (lua_rawequal(c->L, -1, c->raw_mt))
+        mark = MARK_RAW;
     lua_pop(c->L, 1);
     return mark;
 }
@@ -1209,7 +1444,8 @@ static int encode_table(enc *c, int idx)
         return -1;
     }
     mark = table_mark(c, idx);
-    if (mark == MARK_BIGNUM) {
+    if (mark == MARK_BIGNUM || mark == MARK_RAW) {
+        /* digits, or JSON text written before: both go out as they are */
         lua_rawgeti(c->L, idx, 1);
         n = 0;
         const char *digits = lua_tolstring(c->L, -1, &n);
@@ -1260,23 +1496,164 @@ int mw_json_encode(lua_State *L, int idx, mw_buf *out, int flags, mw_err *e)
 {
     int top = lua_gettop(L);
     enc c = {.L = L, .out = out, .flags = flags, .e = e,
-             .array_mt = top + 1, .bignum_mt = top + 2};
+             .array_mt = top + 1, .bignum_mt = top + 2, .raw_mt = top + 3};
     int rc;
 
     if (idx < 0)
         idx = top + idx + 1;
-    if (!lua_checkstack(L, 2)) {
+    if (!lua_checkstack(L, 3)) {
         mw_err_set(e, "E_JSON", "out of Lua stack while encoding");
         return -1;
     }
     /* The marker metatables, fetched once rather than twice per table. */
     push_mt(L, &array_mt_key);
     push_mt(L, &bignum_mt_key);
+    push_mt(L, &raw_mt_key);
     rc = encode_value(&c, idx);
     lua_settop(L, top);
     if (rc < 0 && e && !e->code)
         mw_err_set(e, "E_NOMEM", "out of memory while encoding JSON");
     return rc;
+}
+
+/* ---- copying ------------------------------------------------------------- */
+
+/* A deep copy of a value, refused where the encoder refuses it, so that
+ * copy(v) stands for decode(encode(v)) at a fraction of the cost: strings
+ * are shared (Lua strings do not change), tables made anew. */
+static int copy_value(enc *c, int idx);
+
+static int copy_members(enc *c, int idx)
+{
+    lua_State *L = c->L;
+    int count = 0, copy;
+
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            key_error(c, -1);
+            lua_pop(L, 1);
+            return -1;
+        }
+        count++;
+    }
+    lua_createtable(L, 0, count);
+    copy = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        if (copy_value(c, lua_gettop(L)) < 0)
+            return -1;
+        lua_remove(L, -2);
+        lua_rawset(L, copy);
+    }
+    return 0;
+}
+
+static int copy_table(enc *c, int idx)
+{
+    lua_State *L = c->L;
+    size_t n = 0;
+    int mark;
+
+    if (c->depth >= MW_JSON_MAX_DEPTH) {
+        mw_err_set(c->e, "E_JSON", "value nested deeper than %d levels "
+                   "(or a table that contains itself)", MW_JSON_MAX_DEPTH);
+        return -1;
+    }
+    if (!lua_checkstack(L, 8)) {
+        mw_err_set(c->e, "E_JSON", "out of Lua stack while copying");
+        return -1;
+    }
+    mark = table_mark(c, idx);
+    if (mark == MARK_RAW) {
+        mw_err_set(c->e, "E_JSON", "JSON text (json.raw) is not copied");
+        return -1;
+    }
+    if (mark == MARK_BIGNUM || mark == MARK_ARRAY ||
+        looks_like_array(L, idx, &n)) {
+        if (mark != MARK_NONE)
+            n = lua_objlen(L, idx);
+        lua_createtable(L, (int)n, 0);
+        c->depth++;
+        for (size_t i = 1; i <= n; i++) {
+            lua_rawgeti(L, idx, (int)i);
+            if (copy_value(c, lua_gettop(L)) < 0)
+                return -1;
+            lua_rawseti(L, -3, (int)i);
+            lua_pop(L, 1);
+        }
+        c->depth--;
+        lua_pushvalue(L, mark == MARK_BIGNUM ? c->bignum_mt : c->array_mt);
+        lua_setmetatable(L, -2);
+        return 0;
+    }
+    c->depth++;
+    if (copy_members(c, idx) < 0)
+        return -1;
+    c->depth--;
+    return 0;
+}
+
+/* Pushes the copy of the value at idx. */
+static int copy_value(enc *c, int idx)
+{
+    double v;
+
+    switch (lua_type(c->L, idx)) {
+    case LUA_TNUMBER:
+        v = lua_tonumber(c->L, idx);
+        if (!isfinite(v)) {
+            mw_err_set(c->e, "E_JSON", "cannot encode %s as JSON",
+                       isnan(v) ? "NaN" : "an infinite number");
+            return -1;
+        }
+        break;
+    case LUA_TLIGHTUSERDATA:
+        if (!mw_json_is_null(c->L, idx))
+            goto refused;
+        break;
+    case LUA_TNIL:
+    case LUA_TBOOLEAN:
+    case LUA_TSTRING:
+        break;
+    case LUA_TTABLE:
+        return copy_table(c, idx);
+    default:
+        goto refused;
+    }
+    lua_pushvalue(c->L, idx);
+    return 0;
+refused:
+    mw_err_set(c->e, "E_JSON", "a Lua %s cannot be encoded as JSON",
+               luaL_typename(c->L, idx));
+    return -1;
+}
+
+int mw_json_copy(lua_State *L, int idx, mw_err *e)
+{
+    int top = lua_gettop(L);
+    enc c = {.L = L, .e = e, .array_mt = top + 1, .bignum_mt = top + 2,
+             .raw_mt = top + 3};
+
+    if (idx < 0)
+        idx = top + idx + 1;
+    if (!lua_checkstack(L, 4)) {
+        mw_err_set(e, "E_JSON", "out of Lua stack while copying");
+        return -1;
+    }
+    push_mt(L, &array_mt_key);
+    push_mt(L, &bignum_mt_key);
+    push_mt(L, &raw_mt_key);
+    if (copy_value(&c, idx) < 0) {
+        lua_settop(L, top);
+        return -1;
+    }
+    lua_replace(L, top + 1);
+    lua_settop(L, top + 1);
+    return 0;
 }
 
 /* ---- the Lua module ------------------------------------------------------ */
@@ -1352,6 +1729,65 @@ static int l_encode(lua_State *L)
     }
     lua_pushlstring(L, b.data ? b.data : "", b.len);
     mw_buf_free(&b);
+    return 1;
+}
+
+/* lookup(text, {key, ...}) -> kind, value (see mw_json_lookup); nothing
+ * when the path is not there; nil, message when the text is not JSON. */
+static int l_lookup(lua_State *L)
+{
+    const char *keys[MW_JSON_LOOKUP_MAX];
+    size_t lens[MW_JSON_LOOKUP_MAX];
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    int nkeys, rc;
+    mw_err e = {0};
+
+    luaL_checktype(L, 2, LUA_TTABLE);
+    nkeys = (int)lua_objlen(L, 2);
+    luaL_argcheck(L, nkeys <= MW_JSON_LOOKUP_MAX, 2, "path too long");
+    for (int i = 0; i < nkeys; i++) {
+        lua_rawgeti(L, 2, i + 1);
+        luaL_argcheck(L, lua_type(L, -1) == LUA_TSTRING, 2,
+                      "path keys must be strings");
+        keys[i] = lua_tolstring(L, -1, &lens[i]);
+        /* the string stays alive in the path table */
+        lua_pop(L, 1);
+    }
+    rc = mw_json_lookup(L, s, n, keys, lens, nkeys, &e);
+    if (rc < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, e.msg);
+        return 2;
+    }
+    return rc;
+}
+
+/* copy(value) -> a deep copy, or nil, message where encode would fail. */
+static int l_copy(lua_State *L)
+{
+    mw_err e = {0};
+
+    luaL_checkany(L, 1);
+    if (mw_json_copy(L, 1, &e) < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, e.msg);
+        return 2;
+    }
+    return 1;
+}
+
+/* raw(text): a value the encoder writes as text, unchanged. For JSON that
+ * json.encode wrote before; nothing checks it, so it is kept from
+ * sandboxed modules (runtime.lua). */
+static int l_raw(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TSTRING);
+    lua_createtable(L, 1, 0);
+    lua_pushvalue(L, 1);
+    lua_rawseti(L, -2, 1);
+    push_mt(L, &raw_mt_key);
+    lua_setmetatable(L, -2);
     return 1;
 }
 
@@ -1436,7 +1872,9 @@ int mw_json_open(lua_State *L)
         {"validate", l_validate},
         {"escape", l_escape},   {"array", l_array},
         {"is_array", l_is_array}, {"is_bignum", l_is_bignum},
-        {"bignum", l_bignum},   {NULL, NULL}};
+        {"bignum", l_bignum},   {"lookup", l_lookup},
+        {"raw", l_raw},         {"copy", l_copy},
+        {NULL, NULL}};
 
     lua_pushlightuserdata(L, &array_mt_key);
     lua_newtable(L);
@@ -1453,6 +1891,12 @@ int mw_json_open(lua_State *L)
     lua_pushcfunction(L, bignum_concat);
     lua_setfield(L, -2, "__concat");
     lua_pushliteral(L, "bignum");
+    lua_setfield(L, -2, "__name");
+    lua_rawset(L, LUA_REGISTRYINDEX);
+
+    lua_pushlightuserdata(L, &raw_mt_key);
+    lua_newtable(L);
+    lua_pushliteral(L, "raw");
     lua_setfield(L, -2, "__name");
     lua_rawset(L, LUA_REGISTRYINDEX);
 

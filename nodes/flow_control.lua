@@ -78,7 +78,8 @@ end
 local function key(v)
   local t = type(v)
   if t == "string" then return v end
-  if t == "number" or t == "boolean" then return json.encode(v) end
+  if t == "boolean" then return v and "true" or "false" end
+  if t == "number" then return json.encode(v) end
   if v == null then return "null" end
   if t == "table" and json.is_bignum(v) then return tostring(v) end
   return nil

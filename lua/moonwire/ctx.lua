@@ -36,8 +36,16 @@ function M.new(exec, node, entry)
     share_id = exec.share_id,
     live = exec.live,
   }, Ctx)
-  private[ctx] = { exec = exec, entry = entry }
+  private[ctx] = { exec = exec, entry = entry,
+    sandboxed = node.module ~= nil and node.module.sandboxed }
   return ctx
+end
+
+--- Forgets which values were sent as request bodies: from here on, one
+--- of them may be changed (by a set inside it, by a sandboxed node or a
+--- template helper of the node path), so its text no longer stands for it.
+function M.forget_sent(exec)
+  exec.sent = nil
 end
 
 --- The execution behind a ctx, for runtime modules (oauth); nil for
@@ -59,8 +67,11 @@ end
 ---@param value any
 ---@param opts table|nil
 function Ctx:set(p, value, opts)
-  local ok, err = path.set(private[self].exec.vars, p, value)
+  local exec = private[self].exec
+  local ok, err = path.set(exec.vars, p, value)
   if not ok then error(err, 2) end
+  -- a set inside a value may change one that was sent as a body
+  if exec.sent and find(p, "[.%[]") then M.forget_sent(exec) end
   local out = private[self].entry.output or {}
   out[p] = (opts and opts.secret) and "[redacted]" or value
   private[self].entry.output = out
@@ -99,12 +110,14 @@ end
 ---@return string|nil err
 function Ctx:render(src, opts)
   local template = require("moonwire.template")
+  local exec = private[self].exec
+  if exec.sent and template.has_user_helpers() then M.forget_sent(exec) end
   opts = opts or {}
   local tpl, err = template.compile(src, {
     mode = opts.mode or "text", missing = opts.missing, name = opts.field,
   })
   if not tpl then return nil, template_error(self, opts.field, err) end
-  local out, rerr = tpl:render(private[self].exec.vars)
+  local out, rerr = tpl:render(exec.vars)
   if not out then return nil, template_error(self, opts.field, rerr) end
   return out
 end
@@ -114,12 +127,14 @@ end
 ---@param opts table|nil
 function Ctx:render_value(src, opts)
   local template = require("moonwire.template")
+  local exec = private[self].exec
+  if exec.sent and template.has_user_helpers() then M.forget_sent(exec) end
   opts = opts or {}
   local tpl, err = template.compile(src, {
     mode = "json", missing = opts.missing, name = opts.field,
   })
   if not tpl then return nil, template_error(self, opts.field, err) end
-  local v, rerr = tpl:render_value(private[self].exec.vars)
+  local v, rerr = tpl:render_value(exec.vars)
   if v == nil then return nil, template_error(self, opts.field, rerr) end
   return v
 end
@@ -279,10 +294,14 @@ function Ctx:http(req)
   entry.requests = entry.requests or json.array()
   entry.requests[#entry.requests + 1] = record
   -- A body that is the JSON of a value (req.body_value) may be stored as a
-  -- reference to the output holding that value (daemon.save_execution).
-  if type(req.body_value) == "table" and record.body == body then
-    exec.body_values = exec.body_values or {}
-    exec.body_values[record] = req.body_value
+  -- reference to the output holding that value, and that output's trace
+  -- takes the text already written (daemon.save_execution).
+  if type(req.body_value) == "table" and type(body) == "string"
+      and not private[self].sandboxed then
+    local sent = exec.sent or { records = {}, texts = {} }
+    exec.sent = sent
+    if record.body == body then sent.records[record] = req.body_value end
+    sent.texts[req.body_value] = body
   end
 
   if not private[self].exec.live then

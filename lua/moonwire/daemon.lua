@@ -264,10 +264,10 @@ end
 -- output: the same bytes come back by encoding it when the trace is read
 -- (api.lua, restore_bodies). A third less to write per execution. Returns
 -- the records changed and their bodies, to put back.
-local function bodies_by_reference(exec)
-  if not exec.body_values then return nil end
+local function bodies_by_reference(sent, trace)
+  if not sent then return nil end
   local from = {}
-  for _, e in ipairs(exec.trace) do
+  for _, e in ipairs(trace) do
     if type(e.output) == "table" then
       for k, v in pairs(e.output) do
         if type(v) == "table" then from[v] = { node = e.id, output = k } end
@@ -275,7 +275,7 @@ local function bodies_by_reference(exec)
     end
   end
   local changed = {}
-  for record, value in pairs(exec.body_values) do
+  for record, value in pairs(sent.records) do
     if from[value] and record.body then
       changed[record] = record.body
       record.body, record.body_from = nil, from[value]
@@ -290,11 +290,48 @@ local function put_bodies_back(changed)
   end
 end
 
---- Stores a finished execution and returns its id.
-function M.save_execution(exec)
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
+-- The trace to encode, with each output that was sent as a request body
+-- given as the text sent (json.raw): that value is not encoded twice.
+-- The entries changed are copies; the execution's trace stays as it was.
+local function with_sent_texts(trace, sent)
+  if not sent then return trace end
+  local out
+  for i, e in ipairs(trace) do
+    local o, o2 = e.output, nil
+    if type(o) == "table" then
+      for k, v in pairs(o) do
+        local text = sent.texts[v]
+        if text then
+          o2 = o2 or copy(o)
+          o2[k] = json.raw(text)
+        end
+      end
+    end
+    if o2 then
+      out = out or json.array(copy(trace))
+      out[i] = copy(e)
+      out[i].output = o2
+    end
+  end
+  return out or trace
+end
+
+--- The JSON text stored as a finished execution's trace: outputs sent as
+--- request bodies spliced in as sent, those bodies kept as references,
+--- cut to size, the secrets (secrets_of) scrubbed.
+---@param exec table
+---@param secrets string[]
+---@return string
+function M.trace_text(exec, secrets)
   local stored = exec.trace
-  local changed = bodies_by_reference(exec)
-  local trace, err = json.encode(stored)
+  local changed = bodies_by_reference(exec.sent, stored)
+  local trace, err = json.encode(with_sent_texts(stored, exec.sent))
   if trace and #trace > MAX_TRACE then
     -- outputs may be cut to an excerpt: bodies must stand on their own
     put_bodies_back(changed)
@@ -305,8 +342,13 @@ function M.save_execution(exec)
   if not trace then
     trace = json.encode(json.array({ { error = "trace not encodable: " .. err } }))
   end
+  return M.scrub(trace, secrets)
+end
+
+--- Stores a finished execution and returns its id.
+function M.save_execution(exec)
   local secrets = exec.secrets or M.secrets_of(exec.integration, exec.wf)
-  trace = M.scrub(trace, secrets)
+  local trace = M.trace_text(exec, secrets)
   if exec.error then exec.error = M.scrub(exec.error, secrets) end
   return db.execution_insert({
     share_id = exec.share_id, integration_id = exec.integration,
@@ -583,13 +625,17 @@ end
 --- Stores a share durably and queues it. Returns the share id and
 --- whether it was a duplicate of one accepted moments ago.
 ---@param integ table the integration row
----@param value table the decoded share
----@param body string the share's JSON text
-function M.accept(integ, value, body)
-  local vars, err = share.normalize(value)
-  if not vars then return nil, err end
+---@param body string the share's JSON text, valid JSON
+function M.accept(integ, body)
   local settings = M.settings_of(integ)
-  local incident = share.incident_id(vars, settings.incident_key)
+  -- Most shares name their incident where the text can be read without
+  -- decoding it; the others are decoded, which also finds what is wrong.
+  local incident = share.incident_id_of_text(body, settings.incident_key)
+  if not incident then
+    local vars, err = share.normalize(json.decode(body))
+    if not vars then return nil, err end
+    incident = share.incident_id(vars, settings.incident_key)
+  end
   local digest = core.sha256_hex(body)
   local now = core.time()
   local window = cfg.dedup_window_s or 10

@@ -154,6 +154,13 @@ local SAFE_LIBS = { "string", "table", "math" }
 
 local load_library
 
+-- json as node modules see it: json.raw writes its text unchecked, so it
+-- stays with the runtime.
+local public_json = {}
+for k, v in pairs(json) do
+  if k ~= "raw" then public_json[k] = v end
+end
+
 -- dir: the node directory the module came from; `require` finds plain
 -- Lua libraries below it (require("lib.retry") -> dir/lib/retry.lua),
 -- loaded once per node module, in a sandbox of their own.
@@ -179,7 +186,7 @@ local function sandbox_env(dir, libs)
       return handler(e)
     end, ...))
   end
-  local json_ro = read_only(json, "json")
+  local json_ro = read_only(public_json, "json")
   local path_ro = read_only(require("moonwire.path"), "moonwire.path")
   env.json = json_ro
   env.require = function(name)
@@ -415,9 +422,12 @@ function M.prepare(wf, value, opts)
   local vars, err = share.normalize(value)
   if not vars then return nil, err end
   local integration = opts.integration or "default"
-  vars.integration = opts.settings_complete and shallow(opts.settings)
+  local settings = opts.settings_complete and shallow(opts.settings)
     or settings_table(integration, opts.settings)
-  local incident_id = share.incident_id(vars, vars.integration.incident_key)
+  -- the identity comes from the share alone, as the daemon's intake
+  -- finds it (share.incident_id_of_text)
+  local incident_id = share.incident_id(vars, settings.incident_key)
+  vars.integration = settings
   local meta = vars.metadata
   local history, link = { shares = 0, succeeded = 0 }, nil
   if core.has_store() then
@@ -532,6 +542,8 @@ function M.run_node(exec, i)
     input = not exec.inputs_by_version and redact(node) or nil }
   exec.trace[#exec.trace + 1] = entry
   local ctx = ctxmod.new(exec, node, entry)
+  -- a sandboxed node may change any value it can reach
+  if node.module.sandboxed then ctxmod.forget_sent(exec) end
   local t0 = now_ms()
   local disarm = node.module.sandboxed and not exec.unbounded and arm_limits()
   local ok, port, err = xpcall(node.module.run, handler, ctx, node.config)

@@ -6,7 +6,7 @@
 local json = require("moonwire.json")
 local path = require("moonwire.path")
 
-local type, tostring, pairs = type, tostring, pairs
+local type, tostring, pairs, ipairs = type, tostring, pairs, ipairs
 local null = json.null
 
 local M = {}
@@ -59,6 +59,81 @@ function M.incident_id(vars, key_path)
     if v then return v end
   end
   return content_key(incident)
+end
+
+-- ---- identity from the JSON text ----------------------------------------------
+
+local lookup = json.lookup
+local INCIDENT = { "incident" }
+local as_variable = {} -- identity path -> "incident.<path>"
+
+-- keys: the path segments after prefix, or nil when a segment could index
+-- an array (path.get would step into it; lookup reads only objects).
+local function keys_of(prefix, segs, from)
+  local keys = {}
+  for i = 1, #prefix do keys[i] = prefix[i] end
+  for i = from, #segs do
+    if segs[i]:find("^%d+$") then return nil end
+    keys[#keys + 1] = segs[i]
+  end
+  return keys
+end
+
+-- The scalar text at the variable path `p` of the share held in `text`,
+-- whose incident is at `base` (the envelope's "incident", or the whole
+-- text). false when the share has nothing there, nil when only a full
+-- decode can tell.
+local function text_at(text, base, p)
+  local segs = path.parse(p)
+  if not segs then return false end
+  local head = segs[1]
+  local keys
+  if head == "incident" then
+    keys = keys_of(base, segs, 2)
+  elseif head == "metadata" and #segs == 1 then
+    return false -- normalize makes it an object: never a scalar
+  elseif #base > 0 then
+    keys = keys_of({}, segs, 1) -- the envelope's own members
+  else
+    return false -- a bare incident's variables are incident and metadata
+  end
+  if not keys then return nil end
+  local kind, v = lookup(text, keys)
+  if kind == nil then return false end
+  return scalar_text(v) or false
+end
+
+--- The incident identity of a share, read from its JSON text without
+--- decoding it: what incident_id(normalize(decode(text))) returns, or nil
+--- when only that can tell (an identity from the content, an "incident"
+--- that is not an object, a path through an array). text must be JSON.
+---@param text string
+---@param key_path string|nil an integration's explicit `incident_key`
+---@return string|nil
+function M.incident_id_of_text(text, key_path)
+  local kind = lookup(text, INCIDENT)
+  local base
+  if kind == "object" then
+    base = INCIDENT
+  elseif kind == nil or kind == "null" then
+    base = {}
+  else
+    return nil
+  end
+  if key_path then
+    local v = text_at(text, base, key_path)
+    if v ~= false then return v end
+  end
+  for _, p in ipairs(M.identity_paths) do
+    local var = as_variable[p]
+    if not var then
+      var = "incident." .. p
+      as_variable[p] = var
+    end
+    local v = text_at(text, base, var)
+    if v ~= false then return v end
+  end
+  return nil
 end
 
 local function shallow_copy(t)

@@ -96,8 +96,8 @@ local function build(source, mode, missing, compat, name)
   if not ast then
     return nil, compile_error(source, name, perr.message, perr.pos)
   end
-  local code, sites = codegen.generate(ast, {mode = mode, missing = missing,
-    compat = compat, helpers = registry, builtin = builtin})
+  local code, sites, info = codegen.generate(ast, {mode = mode,
+    missing = missing, compat = compat, helpers = registry, builtin = builtin})
   if not code then
     return nil, compile_error(source, name, sites.message, sites.pos)
   end
@@ -111,8 +111,10 @@ local function build(source, mode, missing, compat, name)
   local fn = chunk(imports, registry, state,
     missing_raiser(source, sites))
   return setmetatable({source = source, mode = mode, missing = missing,
-    name = name, fn = fn, state = state, sites = sites, ast = ast},
-    Template)
+    name = name, fn = fn, state = state, sites = sites, ast = ast,
+    -- a value render may hold objects out of the text (_run): not when a
+    -- helper of the node path sees the text
+    holds = mode == "json" and not info.user_calls}, Template)
 end
 
 ---Compiles a template. Results (and compile errors) are cached by source
@@ -172,9 +174,32 @@ end
 
 -- Renders; in json mode checks that the output is JSON, and decodes it
 -- when `decode` asks for the value (checking alone builds no tables).
+-- A render for its value writes each object or array at a value position
+-- as a placeholder, decodes the rest and puts copies of those values back
+-- (runtime.put_back): a payload's {{incident}} is not written as text and
+-- read again. Returns the value, or nil when the output is not JSON or
+-- the placeholders did not survive; _run then renders the plain way,
+-- which also finds the error to report.
+function Template:_value(vars)
+  self.state.at = 0
+  local outer = rt.begin_hold()
+  local ok, out = pcall(self.fn, vars)
+  local values = rt.end_hold(outer)
+  if not ok then return nil end
+  local value = json.decode(jsontext.drop_trailing_commas(out))
+  if value == nil then return nil end
+  local pok, put = pcall(rt.put_back, value, values)
+  if pok then return put end
+  return nil
+end
+
 function Template:_run(vars, decode)
   if vars == nil then
     vars = {}
+  end
+  if decode and self.holds then
+    local value = self:_value(vars)
+    if value ~= nil then return true, nil, value end
   end
   self.state.at = 0
   local ok, out = pcall(self.fn, vars)
@@ -224,6 +249,22 @@ end
 ---index, key, first, last) and name. Clears the compile cache.
 ---@param name string
 ---@param fn function
+-- How many helpers are not the built-in ones (user helpers from the node
+-- path): their code may change the values a template hands them.
+local user_helpers = 0
+
+local function count_user_helpers()
+  user_helpers = 0
+  for name in pairs(registry) do
+    if not builtin[name] then user_helpers = user_helpers + 1 end
+  end
+end
+
+--- Whether any helper other than the built-in ones is registered.
+function M.has_user_helpers()
+  return user_helpers > 0
+end
+
 function M.register_helper(name, fn)
   if type(name) ~= "string" or not name:find("^[^%s]+$") then
     error("template.register_helper: name must be a non-empty word", 2)
@@ -233,6 +274,7 @@ function M.register_helper(name, fn)
   end
   registry[name] = fn
   builtin[name] = builtins[name] == fn or nil
+  count_user_helpers()
   cache, cached = {}, 0
 end
 
@@ -242,6 +284,7 @@ end
 function M.unregister_helper(name)
   registry[name] = builtins[name]
   builtin[name] = builtins[name] and true or nil
+  count_user_helpers()
   cache, cached = {}, 0
 end
 

@@ -208,12 +208,109 @@ static void wide_objects(lua_State *L)
     mw_buf_free(&want);
 }
 
+/* lookup reads one value by its object keys, as decode would read it. */
+static const struct {
+    const char *name, *in, *path[3], *want; /* want: kind and value, encoded */
+} lookups[] = {
+    {"a top-level member", "{\"id\": \"a1\", \"x\": 2}", {"id"},
+     "string \"a1\""},
+    {"a nested member", "{\"incident\": {\"n\": 12}}", {"incident", "n"},
+     "number 12"},
+    {"of repeated names the last", "{\"k\": 1, \"k\": 2}", {"k"}, "number 2"},
+    {"a name written with escapes", "{\"\\u0069d\": true}", {"id"},
+     "boolean true"},
+    {"a string with escapes", "{\"s\": \"a\\nb\"}", {"s"},
+     "string \"a\\nb\""},
+    {"a big number keeps its digits", "{\"n\": 123456789012345678901}", {"n"},
+     "number 123456789012345678901"},
+    {"null", "{\"z\": null}", {"z"}, "null null"},
+    {"an object is named, not read", "{\"o\": {\"a\": [1]}}", {"o"},
+     "object"},
+    {"an array is named, not read", "{\"o\": [1, 2]}", {"o"}, "array"},
+    {"a missing member", "{\"a\": 1}", {"b"}, ""},
+    {"a step into a scalar", "{\"a\": 1}", {"a", "b"}, ""},
+    {"a step into an array", "[{\"a\": 1}]", {"a"}, ""},
+    {"after a byte-order mark", "\xEF\xBB\xBF{\"a\": \"x\"}", {"a"},
+     "string \"x\""},
+};
+
+static void lookup_cases(lua_State *L)
+{
+    for (size_t i = 0; i < sizeof(lookups) / sizeof(lookups[0]); i++) {
+        const char *keys[3];
+        size_t lens[3];
+        int n = 0;
+        mw_err e = {0};
+        mw_buf got;
+        int rc;
+
+        for (; n < 3 && lookups[i].path[n]; n++) {
+            keys[n] = lookups[i].path[n];
+            lens[n] = strlen(keys[n]);
+        }
+        mw_buf_init(&got);
+        rc = mw_json_lookup(L, lookups[i].in, strlen(lookups[i].in), keys,
+                            lens, n, &e);
+        if (rc >= 1)
+            mw_buf_adds(&got, lua_tostring(L, 1));
+        if (rc == 2) {
+            mw_buf_addc(&got, ' ');
+            mw_json_encode(L, 2, &got, 0, &e);
+        }
+        if (rc < 0 || strcmp(got.data ? got.data : "", lookups[i].want) != 0)
+            printf("# %s: rc=%d got %s (%s)\n", lookups[i].name, rc,
+                   got.data ? got.data : "", e.msg);
+        CHECK(lookups[i].name, rc >= 0 && lua_gettop(L) == rc &&
+                                   strcmp(got.data ? got.data : "",
+                                          lookups[i].want) == 0);
+        mw_buf_free(&got);
+        lua_settop(L, 0);
+    }
+}
+
+static void lookup_errors(lua_State *L)
+{
+    const char *key = "a";
+    size_t len = 1;
+    mw_err e = {0};
+
+    CHECK("lookup reports a syntax error it meets, pushing nothing",
+          mw_json_lookup(L, "{\"a\": tru", 10, &key, &len, 1, &e) < 0 &&
+              strstr(e.msg, "line 1") && lua_gettop(L) == 0);
+    lua_settop(L, 0);
+}
+
+/* json.raw text is written as it is, wherever it sits. */
+static void raw_text(lua_State *L)
+{
+    mw_err e = {0};
+    mw_buf b;
+
+    mw_buf_init(&b);
+    lua_getfield(L, 1, "raw");
+    lua_newtable(L);
+    lua_pushvalue(L, 2);
+    lua_pushliteral(L, "{\"b\":[1,2]}");
+    lua_call(L, 1, 1);
+    lua_setfield(L, -2, "a");
+    CHECK("raw JSON text is spliced unchanged",
+          mw_json_encode(L, -1, &b, 0, &e) == 0 &&
+              strcmp(b.data, "{\"a\":{\"b\":[1,2]}}") == 0);
+    lua_settop(L, 1);
+    mw_buf_free(&b);
+}
+
 int main(void)
 {
     lua_State *L = luaL_newstate();
 
     luaL_openlibs(L);
     mw_json_open(L);
+    lua_settop(L, 0);
+    lookup_cases(L);
+    lookup_errors(L);
+    mw_json_open(L); /* raw_text calls json.raw from slot 1 */
+    raw_text(L);
     lua_settop(L, 0);
     for (size_t i = 0; i < sizeof(trips) / sizeof(trips[0]); i++)
         roundtrip(L, trips[i].name, trips[i].in, trips[i].want);

@@ -747,6 +747,9 @@ def retry():
            [r["body"] for r in posts] and
            all("body_from" not in r for r in create["requests"]),
            "the trace shows the bodies sent", create["requests"], posts)
+    built = step(tr, "build_create")["output"]["createPayload"]
+    expect(built == json.loads(posts[-1]["body"]),
+           "the built payload in the trace is what was sent", built, posts[-1])
 
 
 @case("wait timeout: a lane held past MOONWIRE_WAIT_TIMEOUT_S lets the next "

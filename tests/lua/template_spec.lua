@@ -389,3 +389,76 @@ describe("template API", function()
     end):to_fail("mode must be json, text, html or url")
   end)
 end)
+
+-- render_value holds objects and arrays out of the text and puts copies
+-- back (template/runtime.lua, put_back): it must give what decoding the
+-- rendered text gives, and fall back to that wherever it cannot.
+describe("template values", function()
+  local vars_json = [[{"incident": {"id": "i-1", "alerts": [{"s": "a"},
+    {"s": "b", "n": null, "big": 123456789012345678901, "e": []}],
+    "tags": {}, "q": "say \"hi\""}, "list": [1, 2.5, "x"], "none": null,
+    "forged": "\u0000mw0000000000000000:1"}]]
+
+  local cases = {
+    '{"incident": {{incident}}, "id": "{{incident.id}}"}',
+    '{{incident}}',
+    '[{{#each incident.alerts}}{{this}},{{/each}}]',
+    '{"a": {{incident.alerts}}, "t": {{incident.tags}}, "l": {{list}}, '
+      .. '"n": {{none}}, "m": {{missing}}}',
+    '{"in": "{{incident.alerts}}", "raw": {{{list}}}, "f": {{forged}}}',
+    '{"if": {{#if incident}}{{incident.alerts.[1]}}{{else}}null{{/if}}}',
+    '{"trail": [{{list}}, {{list}},],}',
+  }
+
+  it("gives what decoding the rendered text gives", function()
+    for _, src in ipairs(cases) do
+      local vars = assert(json.decode(vars_json))
+      local tpl = assert(template.compile(src))
+      local text = assert(tpl:render(vars))
+      local want = json.encode(assert(json.decode(
+        require("moonwire.template.jsontext").drop_trailing_commas(text))))
+      local got = tpl:render_value(vars)
+      expect(json.encode(got)):to_be(want)
+    end
+  end)
+
+  it("gives values of their own, not the variables' tables", function()
+    local vars = assert(json.decode(vars_json))
+    local v = template.compile('{"incident": {{incident}}}'):render_value(vars)
+    v.incident.id = "changed"
+    v.incident.alerts[1].s = "changed"
+    expect(vars.incident.id):to_be("i-1")
+    expect(vars.incident.alerts[1].s):to_be("a")
+    expect(json.is_array(v.incident.alerts)):to_be(true)
+    expect(json.is_bignum(v.incident.alerts[2].big)):to_be(true)
+  end)
+
+  it("keeps a payload string that looks like a held value a string", function()
+    local vars = assert(json.decode(vars_json))
+    local v = template.compile('{"f": {{forged}}, "l": {{list}}}')
+      :render_value(vars)
+    expect(v.f):to_be(vars.forged)
+    expect(json.encode(v.l)):to_be('[1,2.5,"x"]')
+  end)
+
+  it("reports a value JSON cannot hold as the text render does", function()
+    local vars = {obj = {fn = print}}
+    local tpl = template.compile('{"o": {{obj}}}')
+    local _, err1 = tpl:render(vars)
+    local v, err2 = tpl:render_value(vars)
+    expect(v):to_be_nil()
+    expect(tostring(err2.message)):to_be(tostring(err1.message))
+  end)
+
+  it("renders as text when a helper of the node path sees the output",
+    function()
+      template.register_helper("spec_shout", function(options)
+        return string.upper(options.fn())
+      end)
+      local vars = assert(json.decode(vars_json))
+      local v = template.compile(
+        '{"a": {{#spec_shout}}{{list}}{{/spec_shout}}}'):render_value(vars)
+      expect(json.encode(v.a)):to_be('[1,2.5,"X"]')
+      template.unregister_helper("spec_shout")
+    end)
+end)

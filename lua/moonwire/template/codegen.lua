@@ -232,6 +232,7 @@ end
 local function call_code(g, sc, name, sexpr, extra)
   check_helper(g, name, sexpr)
   g.calls = true
+  g.user_calls = g.user_calls or not g.builtin[name]
   if name == "lookup" and g.builtin[name] and #sexpr.params == 2 then
     local args = args_code(g, sc, sexpr)
     return "GETN(" .. args[1] .. ", " .. args[2] .. ")"
@@ -611,6 +612,8 @@ end
 ---@param opts table {mode, missing, compat, helpers, builtin}
 ---@return string|nil source
 ---@return table sites list of {pos, path} (on failure: {message, pos})
+---@return table info {user_calls}: whether it calls helpers that are not
+---built in (whose code may see and change the text rendered)
 function M.generate(program, opts)
   local g = {out = {}, text = {}, indent = 1, nvar = 0, sites = {},
     mode = opts.mode, missing = opts.missing, compat = opts.compat,
@@ -636,7 +639,7 @@ function M.generate(program, opts)
   local src = "local R, H, S, MISS = ...\n" .. concat(names, "\n") .. "\n"
     .. "return function(c0)\n  local b, n = {}, 0\n" .. concat(g.out, "\n")
     .. "\n  return CONCAT(b, \"\", 1, n)\nend\n"
-  return src, g.sites
+  return src, g.sites, {user_calls = g.user_calls or false}
 end
 
 return M

@@ -476,6 +476,27 @@ function M.jstr(v)
   return jescape(text(v))
 end
 
+-- Objects and arrays held out of a json-mode render for its value (see
+-- hold_values): nil, or {n = count, [i] = value} while such a render runs.
+local held
+
+-- A held value is written as a JSON string no payload can forge: NUL, a
+-- per-process random word, its number. Decoded, it reads PLACEHOLDER .. i.
+local nonce
+do
+  local ok, core = pcall(require, "moonwire.core")
+  nonce = ok and core.random_hex and core.random_hex(8)
+    or format("%08x%08x", math.random(0, 0x7fffffff), os.time())
+end
+local PLACEHOLDER = "\0mw" .. nonce .. ":"
+local PLACEHOLDER_JSON = "\\u0000mw" .. nonce .. ":"
+
+local function hold(v)
+  local n = held.n + 1
+  held.n, held[n] = n, v
+  return '"' .. PLACEHOLDER_JSON .. n .. '"'
+end
+
 -- A value at a JSON value position, keeping its type; `none` is what nil
 -- becomes (the missing-value mode decides).
 local function jvalue(v, none, raw_strings)
@@ -500,9 +521,84 @@ local function jvalue(v, none, raw_strings)
     elseif mt == BIGNUM_MT then
       return tostring(v)
     end
+    if held then return hold(v) end
     return encode(v)
   end
   return none
+end
+
+---Starts holding objects and arrays out of the text (see put_back); the
+---caller ends it with end_hold, whatever happens. Returns what was held
+---before, for end_hold to restore.
+function M.begin_hold()
+  local outer = held
+  held = {n = 0}
+  return outer
+end
+
+---Ends holding; returns the values held.
+function M.end_hold(outer)
+  local values = held
+  held = outer
+  return values
+end
+
+local copy = json.copy
+
+-- Puts the held values back where their placeholders were in t, each a
+-- copy, as if it had been written and read back. Returns the number put
+-- back, or nil when a placeholder stands where no value can (a key).
+local function put_in(t, values)
+  local count = 0
+  for k, v in pairs(t) do
+    if type(k) == "string" and byte(k, 1) == 0 and sub(k, 1, #PLACEHOLDER)
+        == PLACEHOLDER then
+      return nil
+    end
+    if type(v) == "string" then
+      if byte(v, 1) == 0 and sub(v, 1, #PLACEHOLDER) == PLACEHOLDER then
+        local i = tonumber(sub(v, #PLACEHOLDER + 1))
+        if not values[i] then return nil end -- not held, or put back already
+        local c, err = copy(values[i])
+        if c == nil then
+          error({message = "cannot write value as JSON: " .. tostring(err)}, 0)
+        end
+        t[k], values[i] = c, false
+        count = count + 1
+      end
+    elseif type(v) == "table" and getmetatable(v) ~= BIGNUM_MT then
+      local n = put_in(v, values)
+      if not n then return nil end
+      count = count + n
+    end
+  end
+  return count
+end
+
+---Puts held values back into the decoded output of a render. Returns the
+---value, or nil when the output does not hold each placeholder exactly
+---once at a value position (a helper moved one, say): the caller then
+---renders again without holding.
+---@param value any the decoded output
+---@param values table what end_hold returned
+function M.put_back(value, values)
+  if values.n == 0 then return value end
+  if type(value) == "string" then
+    if values.n == 1 and value == PLACEHOLDER .. 1 then
+      local c, err = copy(values[1])
+      if c == nil then
+        error({message = "cannot write value as JSON: " .. tostring(err)}, 0)
+      end
+      return c
+    end
+    return nil
+  end
+  if type(value) ~= "table" or getmetatable(value) == BIGNUM_MT then
+    return nil
+  end
+  local count = put_in(value, values)
+  if count ~= values.n then return nil end
+  return value
 end
 
 ---{{x}} at a JSON value position, nil written as null.
