@@ -134,7 +134,10 @@ function Ctx:render_value(src, opts)
     mode = "json", missing = opts.missing, name = opts.field,
   })
   if not tpl then return nil, template_error(self, opts.field, err) end
-  local v, rerr = tpl:render_value(exec.vars)
+  -- values may share parts when no code of the node path can change one
+  local share = exec.wf ~= nil and exec.wf.builtin_only
+    and not template.has_user_helpers()
+  local v, rerr = tpl:render_value(exec.vars, share)
   if v == nil then return nil, template_error(self, opts.field, rerr) end
   return v
 end

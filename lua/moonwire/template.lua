@@ -180,7 +180,7 @@ end
 -- read again. Returns the value, or nil when the output is not JSON or
 -- the placeholders did not survive; _run then renders the plain way,
 -- which also finds the error to report.
-function Template:_value(vars)
+function Template:_value(vars, share)
   self.state.at = 0
   local outer = rt.begin_hold()
   local ok, out = pcall(self.fn, vars)
@@ -188,17 +188,17 @@ function Template:_value(vars)
   if not ok then return nil end
   local value = json.decode(jsontext.drop_trailing_commas(out))
   if value == nil then return nil end
-  local pok, put = pcall(rt.put_back, value, values)
+  local pok, put = pcall(rt.put_back, value, values, share)
   if pok then return put end
   return nil
 end
 
-function Template:_run(vars, decode)
+function Template:_run(vars, decode, share)
   if vars == nil then
     vars = {}
   end
   if decode and self.holds then
-    local value = self:_value(vars)
+    local value = self:_value(vars, share)
     if value ~= nil then return true, nil, value end
   end
   self.state.at = 0
@@ -232,12 +232,15 @@ function Template:render(vars)
 end
 
 ---Renders and returns the value: in json mode the decoded JSON value, in
----the other modes the text.
+---the other modes the text. With `share`, objects and arrays of vars that
+---the template writes at a value position ({{incident}}) are the value's
+---own parts rather than copies: for callers that change no value in place.
 ---@param vars any
+---@param share boolean|nil
 ---@return any value
 ---@return table|nil err
-function Template:render_value(vars)
-  local out, err, value = self:_run(vars, true)
+function Template:render_value(vars, share)
+  local out, err, value = self:_run(vars, true, share)
   if out == nil then
     return nil, err
   end

@@ -555,8 +555,12 @@ local function build(doc, st)
     name = doc.name ~= null and doc.name or nil,
     description = doc.description ~= null and doc.description or nil,
     nodes = {}, by_id = {}, next = {}, ports = {},
+    -- whether only built-in node types run: no node code of the node
+    -- path can change a value in place (values may then share parts)
+    builtin_only = true,
   }
   for _, rec in ipairs(st.nodes) do
+    if not rec.module or rec.module.sandboxed then wf.builtin_only = false end
     local node = {
       id = rec.id, type = rec.type, label = rec.label, config = rec.config,
       module = rec.module, index = rec.index, path = rec.path,

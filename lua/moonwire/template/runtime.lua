@@ -545,10 +545,21 @@ end
 
 local copy = json.copy
 
--- Puts the held values back where their placeholders were in t, each a
--- copy, as if it had been written and read back. Returns the number put
--- back, or nil when a placeholder stands where no value can (a key).
-local function put_in(t, values)
+-- A held value as it goes back: a copy (as if written and read back), or
+-- the value itself when the caller allows values to share parts.
+local function back(v, share)
+  if share then return v end
+  local c, err = copy(v)
+  if c == nil then
+    error({message = "cannot write value as JSON: " .. tostring(err)}, 0)
+  end
+  return c
+end
+
+-- Puts the held values back where their placeholders were in t. Returns
+-- the number put back, or nil when a placeholder stands where no value
+-- can (a key).
+local function put_in(t, values, share)
   local count = 0
   for k, v in pairs(t) do
     if type(k) == "string" and byte(k, 1) == 0 and sub(k, 1, #PLACEHOLDER)
@@ -559,15 +570,11 @@ local function put_in(t, values)
       if byte(v, 1) == 0 and sub(v, 1, #PLACEHOLDER) == PLACEHOLDER then
         local i = tonumber(sub(v, #PLACEHOLDER + 1))
         if not values[i] then return nil end -- not held, or put back already
-        local c, err = copy(values[i])
-        if c == nil then
-          error({message = "cannot write value as JSON: " .. tostring(err)}, 0)
-        end
-        t[k], values[i] = c, false
+        t[k], values[i] = back(values[i], share), false
         count = count + 1
       end
     elseif type(v) == "table" and getmetatable(v) ~= BIGNUM_MT then
-      local n = put_in(v, values)
+      local n = put_in(v, values, share)
       if not n then return nil end
       count = count + n
     end
@@ -581,22 +588,19 @@ end
 ---renders again without holding.
 ---@param value any the decoded output
 ---@param values table what end_hold returned
-function M.put_back(value, values)
+---@param share boolean|nil put the values themselves back, not copies
+function M.put_back(value, values, share)
   if values.n == 0 then return value end
   if type(value) == "string" then
     if values.n == 1 and value == PLACEHOLDER .. 1 then
-      local c, err = copy(values[1])
-      if c == nil then
-        error({message = "cannot write value as JSON: " .. tostring(err)}, 0)
-      end
-      return c
+      return back(values[1], share)
     end
     return nil
   end
   if type(value) ~= "table" or getmetatable(value) == BIGNUM_MT then
     return nil
   end
-  local count = put_in(value, values)
+  local count = put_in(value, values, share)
   if count ~= values.n then return nil end
   return value
 end
