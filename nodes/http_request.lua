@@ -108,18 +108,25 @@ local IDEMPOTENT = { GET = true, HEAD = true, PUT = true, DELETE = true }
 -- Transport failures where the request never reached the server.
 local NEVER_SENT = { E_HTTP_CONNECT = true, E_HTTP_RESOLVE = true }
 
+-- Policies by node config: a loaded workflow's config does not change.
+local policies = setmetatable({}, { __mode = "k" })
+
 local function retry_policy(config)
+  local cached = policies[config]
+  if cached then return cached end
   local r = type(config.retry) == "table" and config.retry or {}
   local statuses = {}
   local list = r.statuses ~= nil and r.statuses ~= null and r.statuses
     or DEFAULT_RETRY.statuses
   for _, s in ipairs(list) do statuses[tonumber(s) or -1] = true end
-  return {
+  cached = {
     attempts = math.max(1, tonumber(r.attempts) or DEFAULT_RETRY.attempts),
     statuses = statuses,
     backoff_ms = tonumber(r.backoff_ms) or DEFAULT_RETRY.backoff_ms,
     max_backoff_ms = tonumber(r.max_backoff_ms) or DEFAULT_RETRY.max_backoff_ms,
   }
+  policies[config] = cached
+  return cached
 end
 
 -- Retry-After in seconds; an HTTP-date is not honoured (backoff instead).

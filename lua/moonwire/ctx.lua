@@ -162,22 +162,24 @@ end
 
 -- ---- HTTP ---------------------------------------------------------------
 
+-- Adds one header to the request's lines and to what the trace shows.
+local function add_header(lines, shown, name, value)
+  name, value = tostring(name), tostring(value)
+  if find(name, "[%c:]") or name == "" or find(value, "[\r\n%z]") then
+    return nil, format("header %q has a name or value with a line break, "
+      .. "a colon or a control character", name)
+  end
+  lines[#lines + 1] = name .. ": " .. value
+  shown[name] = is_secret_header(name) and "[redacted]" or value
+  return true
+end
+
 local function header_lines(headers)
   local lines, shown = {}, {}
-  local function add(name, value)
-    name, value = tostring(name), tostring(value)
-    if find(name, "[%c:]") or name == "" or find(value, "[\r\n%z]") then
-      return nil, format("header %q has a name or value with a line break, "
-        .. "a colon or a control character", name)
-    end
-    lines[#lines + 1] = name .. ": " .. value
-    shown[name] = is_secret_header(name) and "[redacted]" or value
-    return true
-  end
   if headers then
     if json.is_array(headers) or headers[1] ~= nil then
       for _, h in ipairs(headers) do
-        local ok, err = add(h.name or h[1], h.value or h[2])
+        local ok, err = add_header(lines, shown, h.name or h[1], h.value or h[2])
         if not ok then return nil, nil, err end
       end
     else
@@ -187,7 +189,7 @@ local function header_lines(headers)
       for _, k in ipairs(names) do
         local v = headers[k]
         if v ~= null and v ~= nil then
-          local ok, err = add(k, v)
+          local ok, err = add_header(lines, shown, k, v)
           if not ok then return nil, nil, err end
         end
       end

@@ -445,10 +445,11 @@ local function record(job, exec)
     return
   end
   -- said once it is on disk: a kill before the commit runs the share again
+  local level = exec.status == "failed" and "warn" or "info"
+  if not core.log_enabled(level) then return end
   db.after_commit(function(committed)
     if not committed then return end
-    log(exec.status == "failed" and "warn" or "info",
-      "share %d incident=%s execution=%s %s%s", job.id, job.incident,
+    log(level, "share %d incident=%s execution=%s %s%s", job.id, job.incident,
       tostring(eid), exec.status, exec.error and (": " .. exec.error) or "")
   end)
 end
@@ -490,6 +491,10 @@ local function drop(job)
   arm_pump()
 end
 
+-- An execution's hooks (runtime.lua), the same functions for every share.
+local function unlock_job(exec) release(exec.job.lane, exec.job) end
+local function finish_job(exec) finish_share(exec.job, exec) end
+
 local function start_share(job)
   local body = job.body
   if body then held, job.body = held - #body, nil end
@@ -510,9 +515,8 @@ local function start_share(job)
   exec.inputs_by_version = true
   exec.replay_of, exec.secrets = row.replay_of ~= null and row.replay_of or nil,
     entry.secrets
-  exec.on_unlock = function() release(job.lane, job) end
-  exec.batch = db.begin_batch
-  exec.on_finish = function(e) finish_share(job, e) end
+  exec.job, exec.batch = job, db.begin_batch
+  exec.on_unlock, exec.on_finish = unlock_job, finish_job
   running = running + 1
   share_state[job.id] = "running"
   hold(job)

@@ -432,10 +432,13 @@ function M.prepare(wf, value, opts)
   local history, link = { shares = 0, succeeded = 0 }, nil
   if core.has_store() then
     local herr, lerr
-    history, herr = core.history_get(integration, incident_id)
-    if not history then return nil, "cannot read the share history: " .. herr end
     link, lerr = core.link_get(integration, incident_id)
     if lerr then return nil, "cannot read the saved external ID: " .. lerr end
+    -- a saved ID settles firstTime: the history is read only without one
+    if link == nil then
+      history, herr = core.history_get(integration, incident_id)
+      if not history then return nil, "cannot read the share history: " .. herr end
+    end
   end
   if link then vars.externalId = json.decode(link) end
   if meta.firstTime == nil then
