@@ -656,15 +656,29 @@ static int skip_string(dec *d)
     }
 }
 
+/* Refuses what read_number refuses: a fraction or exponent too long, and
+ * a number beyond a double, which only an exponent can make of a number
+ * this short (so only then is strtod asked). */
 static int check_number(dec *d)
 {
     const unsigned char *s = d->p;
+    char tmp[NUMBER_MAX + 1];
     int integral;
+    size_t n;
 
     if (scan_number(d, &integral) < 0)
         return -1;
-    if (!integral && (size_t)(d->p - s) > NUMBER_MAX)
+    n = (size_t)(d->p - s);
+    if (integral)
+        return 0;
+    if (n > NUMBER_MAX)
         return fail(d, s, "number too long");
+    if (!memchr(s, 'e', n) && !memchr(s, 'E', n))
+        return 0;
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    if (!isfinite(strtod(tmp, NULL)))
+        return fail(d, s, "number out of range");
     return 0;
 }
 

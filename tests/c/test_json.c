@@ -3,6 +3,7 @@
  * with a message naming where. One table of named cases per group. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -22,29 +23,56 @@ static int failures;
         } \
     } while (0)
 
-/* Decodes in and encodes back; compares with want. */
-static void roundtrip(lua_State *L, const char *name, const char *in,
-                      const char *want)
+/* Decodes in[0..n) from a copy of exactly n bytes, so that the sanitizer
+ * sees any read past the end; validates it too, which must agree with
+ * the decoder, message and all. Returns what mw_json_decode returns. */
+static int decode_exact(lua_State *L, const char *in, size_t n, mw_err *e)
+{
+    char *copy = malloc(n ? n : 1);
+    mw_err ve = {0};
+    int rc, vrc;
+
+    memcpy(copy, in, n);
+    rc = mw_json_decode(L, copy, n, e);
+    vrc = mw_json_validate(copy, n, &ve);
+    if (vrc != rc || (rc < 0 && strcmp(ve.msg, e->msg) != 0)) {
+        printf("# validate disagrees: %d/%d \"%s\" vs \"%s\"\n", rc, vrc,
+               e->msg, ve.msg);
+        failures++;
+    }
+    free(copy);
+    return rc;
+}
+
+/* Decodes in[0..n) and encodes back; compares with want. */
+static void roundtrip_n(lua_State *L, const char *name, const char *in,
+                        size_t n, const char *want)
 {
     mw_err e = {0};
     mw_buf b;
     int ok;
 
     mw_buf_init(&b);
-    ok = mw_json_decode(L, in, strlen(in), &e) == 0 &&
+    ok = decode_exact(L, in, n, &e) == 0 &&
          mw_json_encode(L, -1, &b, 0, &e) == 0 && strcmp(b.data, want) == 0;
     if (!ok)
         printf("# %s: got %s (%s)\n", name, b.data ? b.data : "-", e.msg);
-    CHECK(name, ok);
+    CHECK(name, ok && lua_gettop(L) == 1);
     lua_settop(L, 0);
     mw_buf_free(&b);
+}
+
+static void roundtrip(lua_State *L, const char *name, const char *in,
+                      const char *want)
+{
+    roundtrip_n(L, name, in, strlen(in), want);
 }
 
 static void must_fail(lua_State *L, const char *name, const char *in,
                       size_t n, const char *msg_part)
 {
     mw_err e = {0};
-    int rc = mw_json_decode(L, in, n, &e);
+    int rc = decode_exact(L, in, n, &e);
 
     if (rc == 0 || !strstr(e.msg, msg_part))
         printf("# %s: rc=%d msg=%s\n", name, rc, e.msg);
@@ -94,6 +122,8 @@ static const struct {
      "{\"abcdefg\":0,\"abcdefgh\":1,\"abcdefghi\":2,\"abcdefghj\":3}"},
     {"an empty key sorts before a NUL key", "{\"\\u0000\":2,\"\":1}",
      "{\"\":1,\"\\u0000\":2}"},
+    {"exponents near a double's range", "[1.5e308,1e-999,-2E-400]",
+     "[1.5e+308,0,0]"},
 };
 
 static const struct {
@@ -106,6 +136,8 @@ static const struct {
     {"text after the value", "{} x", "trailing text"},
     {"leading zero", "012", "leading zero"},
     {"a number beyond a double", "[1e999]", "out of range"},
+    {"a negative number beyond a double", "{\"a\":-1.8E+308}",
+     "number out of range: unexpected '-' at line 1, column 6 (byte 5)"},
     {"bad literal", "nul", "invalid literal"},
     {"empty input", "", "end of input"},
     {"error on line 3", "{\n\"a\": 1,\n\"b\" 2}", "line 3, column 5"},
