@@ -20,6 +20,11 @@ static char raw_mt_key;
 
 #define MAX_SAFE_INT 9007199254740992.0 /* 2^53 */
 
+/* Stack slots that members may hold, summed over the containers being
+ * decoded, or the objects being written. LuaJIT gives a C call 8000
+ * slots; nesting to MW_JSON_MAX_DEPTH needs a few hundred beside these. */
+#define HELD_MAX 2048
+
 typedef struct dec {
     lua_State *L;
     const unsigned char *p;
@@ -27,7 +32,7 @@ typedef struct dec {
     const unsigned char *end;
     mw_err *e;
     int depth;
-    int hint; /* members of the last object read: a size for the next */
+    int held; /* stack slots holding members not yet in their table */
     int array_mt; /* stack slots of the marker metatables, fetched once */
     int bignum_mt;
 } dec;
@@ -71,6 +76,69 @@ static const unsigned char text_stop[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+
+/* The same without the bytes >= 0x80, for the validator: invalid UTF-8
+ * passes there, as the decoder reads it as U+FFFD. */
+static const unsigned char string_stop[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    [(unsigned char)'"'] = 1, [(unsigned char)'\\'] = 1};
+
+/* Word-at-a-time scanning (little-endian hosts): eight bytes are tested
+ * at once for the bytes the tables above stop at. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define WORD_SCAN 1
+#define BYTES(c) (0x0101010101010101ULL * (c))
+
+static inline uint64_t load_word(const unsigned char *p)
+{
+    uint64_t w;
+
+    memcpy(&w, p, sizeof(w));
+    return w;
+}
+
+/* High bit set in each byte of w that is below 0x20, '"' or '\\', and,
+ * with high = BYTES(0x80), in each byte >= 0x80. A byte can be flagged
+ * wrongly only above one that is flagged rightly (a borrow), so the
+ * lowest flagged byte is always the first stop. */
+static inline uint64_t stops_in(uint64_t w, uint64_t high)
+{
+    uint64_t q = w ^ BYTES('"'), b = w ^ BYTES('\\');
+    uint64_t t = ((w - BYTES(0x20)) & ~w) | ((q - BYTES(1)) & ~q) |
+                 ((b - BYTES(1)) & ~b);
+
+    return (t | (w & high)) & BYTES(0x80);
+}
+#endif
+
+/* The first byte at or after p that stop[] (text_stop or string_stop,
+ * high being BYTES(0x80) or 0 to match) stops at, or end. */
+static inline const unsigned char *
+scan_text(const unsigned char *p, const unsigned char *end,
+          const unsigned char *stop, uint64_t high)
+{
+#ifdef WORD_SCAN
+    while (end - p >= 8) {
+        uint64_t t = stops_in(load_word(p), high);
+
+        if (t)
+            return p + __builtin_ctzll(t) / 8;
+        p += 8;
+    }
+#else
+    (void)high;
+#endif
+    while (p < end && !stop[*p])
+        p++;
+    return p;
+}
+
+#ifdef WORD_SCAN
+#define TEXT_HIGH BYTES(0x80)
+#else
+#define TEXT_HIGH 0
+#endif
 
 /* ---- UTF-8 -------------------------------------------------------------- */
 
@@ -168,12 +236,28 @@ static int fail(dec *d, const unsigned char *at, const char *what)
     return -1;
 }
 
-static void skip_ws(dec *d)
-{
-    const unsigned char *p = d->p;
+/* JSON's whitespace. */
+static const unsigned char ws_byte[256] = {
+    [(unsigned char)' '] = 1, [(unsigned char)'\t'] = 1,
+    [(unsigned char)'\n'] = 1, [(unsigned char)'\r'] = 1};
 
-    while (p < d->end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+/* Moves d->p past whitespace. In indented text most of it is a newline
+ * and a run of spaces, so after each whitespace byte the spaces that
+ * follow are skipped eight at a time. */
+static inline void skip_ws(dec *d)
+{
+    const unsigned char *p = d->p, *end = d->end;
+
+    while (p < end && ws_byte[*p]) {
         p++;
+#ifdef WORD_SCAN
+        if (end - p >= 8) {
+            uint64_t x = load_word(p) ^ BYTES(' ');
+
+            p += x ? __builtin_ctzll(x) / 8 : 8;
+        }
+#endif
+    }
     d->p = p;
 }
 
@@ -262,8 +346,7 @@ static const unsigned char *skip_plain(const unsigned char *p,
     for (;;) {
         size_t n;
 
-        while (p < end && !text_stop[*p])
-            p++;
+        p = scan_text(p, end, text_stop, TEXT_HIGH);
         if (p >= end || *p < 0x80)
             return p;
         n = utf8_len(p, (size_t)(end - p));
@@ -448,25 +531,79 @@ static int literal(dec *d, const char *word, size_t n)
 
 static int read_value(dec *d, mw_buf *sb);
 
-static int read_array(dec *d, mw_buf *sb)
-{
-    int i = 0, hint = 0;
+/* A container's members are read onto the stack first and set into a
+ * table made once their count is known, so that no table grows (and
+ * rehashes) member by member. The members held so far, over all the
+ * containers being read, stay within HELD_MAX slots; a container that
+ * would pass it makes its table at that point and sets the rest as they
+ * come. Stack room is checked every ROOM_BATCH members, not for every
+ * value. */
+#define ROOM_BATCH 32
 
-    lua_newtable(d->L);
+/* Room for the next ROOM_BATCH members (two slots each) and a bignum's
+ * scratch slot, from the count-th member on; the first batch is checked
+ * with the container, and a nested container checks its own. */
+static int stack_room(dec *d, int count)
+{
+    if (count == 0 || count % ROOM_BATCH != 0 ||
+        lua_checkstack(d->L, 2 * ROOM_BATCH + 2))
+        return 0;
+    return fail(d, d->p, "out of Lua stack");
+}
+
+/* Makes the array at slot from the n values above it, leaving only the
+ * array. */
+static void make_array(dec *d, int slot, int n)
+{
+    lua_createtable(d->L, n, 0);
     lua_pushvalue(d->L, d->array_mt);
     lua_setmetatable(d->L, -2);
+    lua_replace(d->L, slot);
+    for (int i = n; i > 0; i--)
+        lua_rawseti(d->L, slot, i);
+}
+
+/* Makes the object at slot from the n key/value pairs above it, set in
+ * text order so that the last of repeated names counts. */
+static void make_object(dec *d, int slot, int n)
+{
+    lua_createtable(d->L, 0, n);
+    lua_replace(d->L, slot);
+    for (int i = 0; i < n; i++) {
+        lua_pushvalue(d->L, slot + 2 * i + 1);
+        lua_pushvalue(d->L, slot + 2 * i + 2);
+        lua_rawset(d->L, slot);
+    }
+    lua_settop(d->L, slot);
+}
+
+/* Pushes the array at d->p (its '['). */
+static int read_array(dec *d, mw_buf *sb)
+{
+    int slot, n = 0, made = 0;
+
+    lua_pushnil(d->L); /* where the array will be */
+    slot = lua_gettop(d->L);
     d->p++;
     skip_ws(d);
     if (d->p < d->end && *d->p == ']') {
         d->p++;
+        make_array(d, slot, 0);
         return 0;
     }
     for (;;) {
-        d->hint = hint;
-        if (read_value(d, sb) < 0)
+        if (stack_room(d, n) < 0 || read_value(d, sb) < 0)
             return -1;
-        hint = d->hint;
-        lua_rawseti(d->L, -2, ++i);
+        n++;
+        if (made) {
+            lua_rawseti(d->L, slot, n);
+        } else if (d->held + 1 > HELD_MAX) {
+            make_array(d, slot, n);
+            d->held -= n - 1;
+            made = 1;
+        } else {
+            d->held++;
+        }
         skip_ws(d);
         if (d->p < d->end && *d->p == ',') {
             d->p++;
@@ -474,45 +611,59 @@ static int read_array(dec *d, mw_buf *sb)
         }
         if (d->p < d->end && *d->p == ']') {
             d->p++;
-            return 0;
+            break;
         }
         return fail(d, d->p, "expected ',' or ']' in array");
     }
+    if (!made) {
+        make_array(d, slot, n);
+        d->held -= n;
+    }
+    return 0;
 }
 
-/* Objects in an array mostly share a shape, so each is created with room
- * for as many members as the object before it (d->hint, capped so that a
- * large object cannot make its small neighbours large) and sets the hint
- * to its own count when done. */
-#define HINT_MAX 64
+/* A member name and its value, pushed (d->p before the name). */
+static int read_member(dec *d, mw_buf *sb)
+{
+    skip_ws(d);
+    if (d->p >= d->end || *d->p != '"')
+        return fail(d, d->p, "expected a string key in object");
+    if (read_string(d, sb) < 0)
+        return -1;
+    skip_ws(d);
+    if (d->p >= d->end || *d->p != ':')
+        return fail(d, d->p, "expected ':' after object key");
+    d->p++;
+    return read_value(d, sb);
+}
 
+/* Pushes the object at d->p (its '{'). */
 static int read_object(dec *d, mw_buf *sb)
 {
-    int members = 0;
+    int slot, n = 0, made = 0;
 
-    lua_createtable(d->L, 0, d->hint < HINT_MAX ? d->hint : HINT_MAX);
-    d->hint = 0;
+    lua_pushnil(d->L); /* where the object will be */
+    slot = lua_gettop(d->L);
     d->p++;
     skip_ws(d);
     if (d->p < d->end && *d->p == '}') {
         d->p++;
+        make_object(d, slot, 0);
         return 0;
     }
     for (;;) {
-        members++;
-        skip_ws(d);
-        if (d->p >= d->end || *d->p != '"')
-            return fail(d, d->p, "expected a string key in object");
-        if (read_string(d, sb) < 0)
+        if (stack_room(d, n) < 0 || read_member(d, sb) < 0)
             return -1;
-        skip_ws(d);
-        if (d->p >= d->end || *d->p != ':')
-            return fail(d, d->p, "expected ':' after object key");
-        d->p++;
-        d->hint = 0;
-        if (read_value(d, sb) < 0)
-            return -1;
-        lua_rawset(d->L, -3);
+        n++;
+        if (made) {
+            lua_rawset(d->L, slot);
+        } else if (d->held + 2 > HELD_MAX) {
+            make_object(d, slot, n);
+            d->held -= 2 * (n - 1);
+            made = 1;
+        } else {
+            d->held += 2;
+        }
         skip_ws(d);
         if (d->p < d->end && *d->p == ',') {
             d->p++;
@@ -520,11 +671,15 @@ static int read_object(dec *d, mw_buf *sb)
         }
         if (d->p < d->end && *d->p == '}') {
             d->p++;
-            d->hint = members;
-            return 0;
+            break;
         }
         return fail(d, d->p, "expected ',' or '}' in object");
     }
+    if (!made) {
+        make_object(d, slot, n);
+        d->held -= 2 * n;
+    }
+    return 0;
 }
 
 static int read_value(dec *d, mw_buf *sb)
@@ -534,13 +689,14 @@ static int read_value(dec *d, mw_buf *sb)
     skip_ws(d);
     if (d->p >= d->end)
         return fail(d, d->p, "expected a value");
-    if (!lua_checkstack(d->L, 4))
-        return fail(d, d->p, "out of Lua stack");
     switch (*d->p) {
     case '{':
     case '[':
         if (++d->depth > MW_JSON_MAX_DEPTH)
             return fail(d, d->p, "nesting deeper than 200 levels");
+        /* the table's slot, the batch of members and their scratch */
+        if (!lua_checkstack(d->L, 2 * ROOM_BATCH + 4))
+            return fail(d, d->p, "out of Lua stack");
         rc = *d->p == '{' ? read_object(d, sb) : read_array(d, sb);
         d->depth--;
         return rc;
@@ -578,7 +734,8 @@ int mw_json_decode(lua_State *L, const char *s, size_t n, mw_err *e)
 
     if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
         d.p += 3;
-    if (!lua_checkstack(L, 2))
+    /* the marker metatables, a scalar and a bignum's scratch slot */
+    if (!lua_checkstack(L, 4))
         return fail(&d, d.p, "out of Lua stack");
     /* Fetched once here rather than from the registry for every array and
      * big number; they sit below the value and are removed at the end. */
@@ -626,21 +783,13 @@ static int skip_escape(dec *d)
     return 0;
 }
 
-/* Invalid UTF-8 passes: the decoder reads it as U+FFFD. */
-/* Bytes that end a run of plain string text: controls, '"' and '\\'. */
-static const unsigned char string_stop[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    [(unsigned char)'"'] = 1, [(unsigned char)'\\'] = 1};
-
 static int skip_string(dec *d)
 {
     const unsigned char *open = d->p;
     const unsigned char *p = open + 1;
 
     for (;;) {
-        while (p < d->end && !string_stop[*p])
-            p++;
+        p = scan_text(p, d->end, string_stop, 0);
         d->p = p;
         if (p >= d->end)
             return fail(d, open, "unterminated string");
@@ -1042,8 +1191,7 @@ int mw_json_escape(mw_buf *out, const char *str, size_t n)
     for (;;) {
         size_t len;
 
-        while (s < end && !text_stop[*s])
-            s++;
+        s = scan_text(s, end, text_stop, TEXT_HIGH);
         if (s < end && *s >= 0x80) {
             len = utf8_len(s, (size_t)(end - s));
             if (len > 0 && !is_line_sep(s, len)) {
@@ -1376,10 +1524,6 @@ static int encode_object_by_lookup(enc *c, int idx)
     return rc;
 }
 
-/* Stack slots that members may hold, summed over the objects being
- * written. LuaJIT gives a C call 8000 slots; nesting to MW_JSON_MAX_DEPTH
- * needs a few hundred beside these, as it did before members were held. */
-#define HELD_MAX 2048
 #define MEMBERS_TOO_MANY (-2)
 
 /* Pushes the key and the value of every member of the table at idx, in

@@ -240,6 +240,155 @@ static void wide_objects(lua_State *L)
     mw_buf_free(&want);
 }
 
+/* Containers are read onto the stack before their table is made; past
+ * the stack-held limit (2,048 slots over all levels) a container makes
+ * its table early and sets the rest as they come. Sizes around both the
+ * batch of stack checks (32) and that limit come back whole. */
+static void wide_containers(lua_State *L)
+{
+    static const int sizes[] = {1, 31, 32, 33, 1023, 1024, 1025, 2047,
+                                2048, 2049, 5000};
+    char name[96];
+    mw_buf in, want;
+
+    mw_buf_init(&in);
+    mw_buf_init(&want);
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        int n = sizes[k];
+
+        /* an object, its members given out of order */
+        mw_buf_reset(&in);
+        mw_buf_reset(&want);
+        for (int i = 0; i < n; i++) {
+            mw_buf_printf(&in, "%s\"k%05d\":%d", i ? "," : "{", n - 1 - i,
+                          n - 1 - i);
+            mw_buf_printf(&want, "%s\"k%05d\":%d", i ? "," : "{", i, i);
+        }
+        mw_buf_addc(&in, '}');
+        mw_buf_addc(&want, '}');
+        snprintf(name, sizeof(name), "an object of %d members decodes whole",
+                 n);
+        roundtrip_n(L, name, in.data, in.len, want.data);
+
+        /* an array of arrays, so that both levels hold values */
+        mw_buf_reset(&in);
+        for (int i = 0; i < n; i++)
+            mw_buf_printf(&in, "%s[%d,\"s\"]", i ? "," : "[", i);
+        mw_buf_addc(&in, ']');
+        snprintf(name, sizeof(name), "an array of %d arrays decodes whole", n);
+        roundtrip_n(L, name, in.data, in.len, in.data);
+    }
+    mw_buf_free(&in);
+    mw_buf_free(&want);
+}
+
+/* Of repeated names the last counts, whether both are held on the stack,
+ * or the first is held and the second set after the table was made. */
+static void repeated_names(lua_State *L)
+{
+    static const int at[] = {2, 1500};
+    char name[96];
+    mw_buf in, want;
+
+    roundtrip(L, "of repeated names in an object the last counts",
+              "{\"a\":1,\"b\":2,\"a\":3}", "{\"a\":3,\"b\":2}");
+    mw_buf_init(&in);
+    mw_buf_init(&want);
+    for (size_t k = 0; k < sizeof(at) / sizeof(at[0]); k++) {
+        mw_buf_reset(&in);
+        mw_buf_reset(&want);
+        mw_buf_adds(&in, "{\"dup\":\"first\"");
+        for (int i = 1; i < at[k]; i++)
+            mw_buf_printf(&in, ",\"k%05d\":%d", i, i);
+        mw_buf_adds(&in, ",\"dup\":\"last\",\"zz\":{\"dup\":1,\"dup\":2}}");
+        mw_buf_adds(&want, "{\"dup\":\"last\"");
+        for (int i = 1; i < at[k]; i++)
+            mw_buf_printf(&want, ",\"k%05d\":%d", i, i);
+        mw_buf_adds(&want, ",\"zz\":{\"dup\":2}}");
+        snprintf(name, sizeof(name),
+                 "a name repeated %d members on: the last counts", at[k]);
+        roundtrip_n(L, name, in.data, in.len, want.data);
+    }
+    mw_buf_free(&in);
+    mw_buf_free(&want);
+}
+
+/* 199 levels of objects with 40 members each before the next level: the
+ * members held pass the limit part way down, and the stack holds. */
+static void deep_and_wide(lua_State *L)
+{
+    mw_buf in;
+    int levels = MW_JSON_MAX_DEPTH - 1;
+
+    mw_buf_init(&in);
+    for (int d = 0; d < levels; d++) {
+        mw_buf_addc(&in, '{');
+        for (int i = 0; i < 40; i++)
+            mw_buf_printf(&in, "\"m%02d\":%d,", i, d);
+        mw_buf_adds(&in, "\"next\":");
+    }
+    mw_buf_adds(&in, "[]");
+    for (int d = 0; d < levels; d++)
+        mw_buf_addc(&in, '}');
+    /* the input is already in encoder order: keys sorted, compact */
+    roundtrip_n(L, "199 levels of 40 members each decode whole", in.data,
+                in.len, in.data);
+    mw_buf_free(&in);
+}
+
+/* Strings are scanned eight bytes at a time: every byte that ends a run
+ * of plain text is tried at every offset of a word, and as the last
+ * bytes of the input. */
+static void string_offsets(lua_State *L)
+{
+    static const struct {
+        const char *in, *out;
+    } stops[] = {
+        {"\\\"", "\\\""}, {"\\n", "\\n"}, {"\\u00e9", "\xC3\xA9"},
+        {"\x01", NULL}, {"\x1F", NULL}, {"\xC3\xA9", "\xC3\xA9"},
+        {"\xFF", "\xEF\xBF\xBD"}, {"\xE2\x80\xA8", "\\u2028"},
+        {" ", " "}, {"\x7F", "\x7F"},
+    };
+    char in[64], want[64], name[96];
+
+    for (size_t k = 0; k < sizeof(stops) / sizeof(stops[0]); k++) {
+        for (int at = 0; at < 18; at++) {
+            int n = snprintf(in, sizeof(in), "\"%.*s%s%.*s\"", at,
+                             "abcdefghijklmnopqrstu", stops[k].in, 3, "xyz");
+
+            snprintf(name, sizeof(name), "stop %zu at offset %d", k, at);
+            if (!stops[k].out) {
+                must_fail(L, name, in, (size_t)n, "control character");
+                continue;
+            }
+            snprintf(want, sizeof(want), "\"%.*s%s%.*s\"", at,
+                     "abcdefghijklmnopqrstu", stops[k].out, 3, "xyz");
+            roundtrip_n(L, name, in, (size_t)n, want);
+            /* the same string left open: the scan meets the end */
+            must_fail(L, name, in, (size_t)n - 1, "unterminated string");
+        }
+    }
+}
+
+/* Whitespace runs of every length, of spaces and of mixed bytes, and
+ * whitespace at the very end of the input. */
+static void whitespace_runs(lua_State *L)
+{
+    char in[256], name[96];
+
+    for (int len = 0; len < 20; len++) {
+        int n = snprintf(in, sizeof(in), "{%*s\"a\"%*s:%*s[%*s1%*s,\n\t\r%*s2]"
+                         "%*s}%*s", len, "", len, "", len, "", len, "", len,
+                         "", len, "", len, "", len, "");
+
+        snprintf(name, sizeof(name), "runs of %d spaces are whitespace", len);
+        roundtrip_n(L, name, in, (size_t)n, "{\"a\":[1,2]}");
+        n = snprintf(in, sizeof(in), "%*s\t\n%*s", len, "", len, "");
+        snprintf(name, sizeof(name), "whitespace alone (%d) is no value", len);
+        must_fail(L, name, in, (size_t)n, "expected a value");
+    }
+}
+
 /* lookup reads one value by its object keys, as decode would read it. */
 static const struct {
     const char *name, *in, *path[3], *want; /* want: kind and value, encoded */
@@ -352,6 +501,11 @@ int main(void)
     encode_errors(L);
     negative_zero(L);
     wide_objects(L);
+    wide_containers(L);
+    repeated_names(L);
+    deep_and_wide(L);
+    string_offsets(L);
+    whitespace_runs(L);
     lua_close(L);
     printf("%d failed\n", failures);
     return failures ? 1 : 0;
