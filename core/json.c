@@ -1679,37 +1679,91 @@ int mw_json_encode(lua_State *L, int idx, mw_buf *out, int flags, mw_err *e)
 /* A deep copy of a value, refused where the encoder refuses it, so that
  * copy(v) stands for decode(encode(v)) at a fraction of the cost: strings
  * are shared (Lua strings do not change), tables made anew. */
-static int copy_value(enc *c, int idx);
+static int copy_in_place(enc *c, int idx);
 
-static int copy_members(enc *c, int idx)
+/* After a member's value was refused, looks on from the key at key_at
+ * for a key that is not a string: of the two, that is what is reported
+ * (all keys of an object are checked before its values are written).
+ * Returns -1. */
+static int keys_first(enc *c, int idx, int key_at)
 {
     lua_State *L = c->L;
-    int count = 0, copy;
 
-    lua_pushnil(L);
+    lua_settop(L, key_at);
     while (lua_next(L, idx)) {
         lua_pop(L, 1);
         if (lua_type(L, -1) != LUA_TSTRING) {
             key_error(c, -1);
-            lua_pop(L, 1);
-            return -1;
+            break;
         }
-        count++;
     }
-    lua_createtable(L, 0, count);
-    copy = lua_gettop(L);
+    return -1;
+}
+
+/* Makes the object at slot from the n key/value pairs just above it
+ * (keys of a table: none repeats, so they are set from the top down) and
+ * moves what was above them, count slots, down into their place. */
+static void make_copy(lua_State *L, int slot, int n, int count)
+{
+    for (int i = 0; i < count; i++)
+        lua_insert(L, slot + 1);
+    lua_createtable(L, 0, n);
+    lua_replace(L, slot);
+    for (int i = 0; i < n; i++)
+        lua_rawset(L, slot);
+}
+
+/* Pushes a copy of the object at idx. Its members are walked once: each
+ * key and copied value stays on the stack (within HELD_MAX, as when
+ * decoding) until the table is made at its final size. */
+static int copy_members(enc *c, int idx)
+{
+    lua_State *L = c->L;
+    int slot, n = 0, made = 0;
+
+    lua_pushnil(L); /* where the copy will be */
+    slot = lua_gettop(L);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        lua_pushvalue(L, -2);
-        lua_insert(L, -2);
-        if (copy_value(c, lua_gettop(L)) < 0)
+        int top = lua_gettop(L);
+
+        if (lua_type(L, -2) != LUA_TSTRING) {
+            key_error(c, -2);
             return -1;
-        lua_remove(L, -2);
-        lua_rawset(L, copy);
+        }
+        if (!made && n > 0 && n % ROOM_BATCH == 0 &&
+            !lua_checkstack(L, 2 * ROOM_BATCH + 4)) {
+            mw_err_set(c->e, "E_JSON", "out of Lua stack while copying");
+            return -1;
+        }
+        if (copy_in_place(c, top) < 0)
+            return keys_first(c, idx, top - 1);
+        if (made) {
+            lua_pushvalue(L, -2);
+            lua_insert(L, -3);
+            lua_rawset(L, slot);
+            continue;
+        }
+        n++;
+        if (c->held + 2 > HELD_MAX) {
+            /* the table is made now; the last key goes on for lua_next */
+            lua_pushvalue(L, -2);
+            make_copy(L, slot, n, 1);
+            c->held -= 2 * (n - 1);
+            made = 1;
+            continue;
+        }
+        c->held += 2;
+        lua_pushvalue(L, -2); /* the key again, for lua_next */
+    }
+    if (!made) {
+        make_copy(L, slot, n, 0);
+        c->held -= 2 * n;
     }
     return 0;
 }
 
+/* Pushes a copy of the table at idx. */
 static int copy_table(enc *c, int idx)
 {
     lua_State *L = c->L;
@@ -1721,7 +1775,7 @@ static int copy_table(enc *c, int idx)
                    "(or a table that contains itself)", MW_JSON_MAX_DEPTH);
         return -1;
     }
-    if (!lua_checkstack(L, 8)) {
+    if (!lua_checkstack(L, 2 * ROOM_BATCH + 8)) {
         mw_err_set(c->e, "E_JSON", "out of Lua stack while copying");
         return -1;
     }
@@ -1738,10 +1792,9 @@ static int copy_table(enc *c, int idx)
         c->depth++;
         for (size_t i = 1; i <= n; i++) {
             lua_rawgeti(L, idx, (int)i);
-            if (copy_value(c, lua_gettop(L)) < 0)
+            if (copy_in_place(c, lua_gettop(L)) < 0)
                 return -1;
-            lua_rawseti(L, -3, (int)i);
-            lua_pop(L, 1);
+            lua_rawseti(L, -2, (int)i);
         }
         c->depth--;
         lua_pushvalue(L, mark == MARK_BIGNUM ? c->bignum_mt : c->array_mt);
@@ -1755,8 +1808,10 @@ static int copy_table(enc *c, int idx)
     return 0;
 }
 
-/* Pushes the copy of the value at idx. */
-static int copy_value(enc *c, int idx)
+/* Checks the value at idx (an absolute index) as the encoder would and,
+ * when it is a table, puts its copy in its place; other values are
+ * shared as they are. */
+static int copy_in_place(enc *c, int idx)
 {
     double v;
 
@@ -1768,23 +1823,23 @@ static int copy_value(enc *c, int idx)
                        isnan(v) ? "NaN" : "an infinite number");
             return -1;
         }
-        break;
+        return 0;
     case LUA_TLIGHTUSERDATA:
         if (!mw_json_is_null(c->L, idx))
-            goto refused;
-        break;
+            break;
+        return 0;
     case LUA_TNIL:
     case LUA_TBOOLEAN:
     case LUA_TSTRING:
-        break;
+        return 0;
     case LUA_TTABLE:
-        return copy_table(c, idx);
+        if (copy_table(c, idx) < 0)
+            return -1;
+        lua_replace(c->L, idx);
+        return 0;
     default:
-        goto refused;
+        break;
     }
-    lua_pushvalue(c->L, idx);
-    return 0;
-refused:
     mw_err_set(c->e, "E_JSON", "a Lua %s cannot be encoded as JSON",
                luaL_typename(c->L, idx));
     return -1;
@@ -1805,7 +1860,8 @@ int mw_json_copy(lua_State *L, int idx, mw_err *e)
     push_mt(L, &array_mt_key);
     push_mt(L, &bignum_mt_key);
     push_mt(L, &raw_mt_key);
-    if (copy_value(&c, idx) < 0) {
+    lua_pushvalue(L, idx);
+    if (copy_in_place(&c, top + 4) < 0) {
         lua_settop(L, top);
         return -1;
     }

@@ -44,6 +44,23 @@ static int decode_exact(lua_State *L, const char *in, size_t n, mw_err *e)
     return rc;
 }
 
+/* Copies the value on top (json.copy) and tells whether the copy encodes
+ * as want, is made of new tables and leaves one value pushed. */
+static int copy_encodes_same(lua_State *L, const char *want)
+{
+    mw_err e = {0};
+    mw_buf b;
+    int top = lua_gettop(L), ok;
+
+    mw_buf_init(&b);
+    ok = mw_json_copy(L, top, &e) == 0 && lua_gettop(L) == top + 1 &&
+         mw_json_encode(L, -1, &b, 0, &e) == 0 && strcmp(b.data, want) == 0 &&
+         (!lua_istable(L, top) || lua_topointer(L, top) != lua_topointer(L, -1));
+    lua_settop(L, top);
+    mw_buf_free(&b);
+    return ok;
+}
+
 /* Decodes in[0..n) and encodes back; compares with want. */
 static void roundtrip_n(lua_State *L, const char *name, const char *in,
                         size_t n, const char *want)
@@ -58,6 +75,8 @@ static void roundtrip_n(lua_State *L, const char *name, const char *in,
     if (!ok)
         printf("# %s: got %s (%s)\n", name, b.data ? b.data : "-", e.msg);
     CHECK(name, ok && lua_gettop(L) == 1);
+    if (ok && !copy_encodes_same(L, want))
+        printf("# %s: its copy differs\n", name), failures++;
     lua_settop(L, 0);
     mw_buf_free(&b);
 }
@@ -389,6 +408,76 @@ static void whitespace_runs(lua_State *L)
     }
 }
 
+/* What json.copy refuses, it refuses with the encoder's message (json.raw
+ * text, which the encoder writes, aside); a key that is not a string is
+ * what is reported of an object, even when a value of another member is
+ * refused too. */
+static const struct {
+    const char *name, *lua, *msg;
+    int copy_only;
+} copy_refusals[] = {
+    {"NaN is not copied", "return {a = {0/0}}", "cannot encode NaN as JSON", 0},
+    {"an infinite number is not copied", "return {1, 2, 1/0}",
+     "cannot encode an infinite number as JSON", 0},
+    {"a function is not copied", "return {a = {b = {c = print}}}",
+     "a Lua function cannot be encoded as JSON", 0},
+    {"a number key is not copied", "return {a = 1, [1.5] = 2}",
+     "object key of type number cannot be encoded (keys must be strings)", 0},
+    /* tables built until lua_next meets a refused value before the key */
+    {"a bad key is told before a bad value",
+     "for i = 1, 200 do\n"
+     "  local t = {}\n"
+     "  for j = 1, 40 do t['k' .. j] = {f = print} end\n"
+     "  t[i + 0.5] = 1\n"
+     "  if type(next(t)) == 'string' then return t end\n"
+     "end",
+     "object key of type number cannot be encoded (keys must be strings)", 0},
+    {"a bad key of a wide object is told before a bad value",
+     "for i = 1, 200 do\n"
+     "  local t = {}\n"
+     "  for j = 1, 3000 do t['k' .. j] = j end\n"
+     "  t[{}] = 1\n"
+     "  local k = next(t)\n"
+     "  if type(k) == 'string' then t[k] = {f = print}; return t end\n"
+     "end",
+     "object key of type table cannot be encoded (keys must be strings)", 0},
+    {"json.raw text is not copied", "return {a = json.raw('[]')}",
+     "JSON text (json.raw) is not copied", 1},
+    {"a table containing itself is not copied",
+     "local t = {}\nt.t = t\nreturn t", "nested deeper than 200 levels", 0},
+};
+
+static void copy_errors(lua_State *L)
+{
+    mw_json_open(L);
+    lua_setglobal(L, "json");
+    for (size_t i = 0; i < sizeof(copy_refusals) / sizeof(copy_refusals[0]);
+         i++) {
+        mw_err ce = {0}, ee = {0};
+        mw_buf b;
+        int ok;
+
+        mw_buf_init(&b);
+        if (luaL_dostring(L, copy_refusals[i].lua) != 0) {
+            printf("# %s: %s\n", copy_refusals[i].name, lua_tostring(L, -1));
+            failures++;
+            lua_settop(L, 0);
+            continue;
+        }
+        ok = mw_json_copy(L, 1, &ce) < 0 && lua_gettop(L) == 1 &&
+             strstr(ce.msg, copy_refusals[i].msg) &&
+             (copy_refusals[i].copy_only ||
+              (mw_json_encode(L, 1, &b, 0, &ee) < 0 &&
+               strstr(ee.msg, copy_refusals[i].msg)));
+        if (!ok)
+            printf("# %s: copy \"%s\", encode \"%s\"\n",
+                   copy_refusals[i].name, ce.msg, ee.msg);
+        CHECK(copy_refusals[i].name, ok);
+        mw_buf_free(&b);
+        lua_settop(L, 0);
+    }
+}
+
 /* lookup reads one value by its object keys, as decode would read it. */
 static const struct {
     const char *name, *in, *path[3], *want; /* want: kind and value, encoded */
@@ -506,6 +595,7 @@ int main(void)
     deep_and_wide(L);
     string_offsets(L);
     whitespace_runs(L);
+    copy_errors(L);
     lua_close(L);
     printf("%d failed\n", failures);
     return failures ? 1 : 0;
