@@ -119,12 +119,20 @@ scan_text(const unsigned char *p, const unsigned char *end,
           const unsigned char *stop, uint64_t high)
 {
 #ifdef WORD_SCAN
-    while (end - p >= 8) {
-        uint64_t t = stops_in(load_word(p), high);
+    uint64_t t;
 
-        if (t)
-            return p + __builtin_ctzll(t) / 8;
-        p += 8;
+    if (end - p >= 8) {
+        for (; end - p >= 8; p += 8) {
+            t = stops_in(load_word(p), high);
+            if (t)
+                return p + __builtin_ctzll(t) / 8;
+        }
+        if (p == end)
+            return end;
+        /* The last word, overlapping bytes already passed: no stop among
+         * those, and none flagged wrongly below a real one. */
+        t = stops_in(load_word(end - 8), high);
+        return t ? end - 8 + __builtin_ctzll(t) / 8 : end;
     }
 #else
     (void)high;
@@ -1180,18 +1188,18 @@ static int escape_one(mw_buf *out, const unsigned char **at,
     return put(out, s[2] == 0xA8 ? "\\u2028" : "\\u2029", 6);
 }
 
-int mw_json_escape(mw_buf *out, const char *str, size_t n)
+/* Appends the escaped text of s[0..end), whose plain text runs up to
+ * stop (the first byte text_stop stops at, or end). */
+static int escape_text(mw_buf *out, const unsigned char *s,
+                       const unsigned char *end, const unsigned char *stop)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    const unsigned char *end = s + n;
     const unsigned char *run = s;
 
     /* Text that needs no escape, valid UTF-8 included, is copied a run at
      * a time; escape_one writes the rest. */
-    for (;;) {
+    for (s = stop;; s = scan_text(s, end, text_stop, TEXT_HIGH)) {
         size_t len;
 
-        s = scan_text(s, end, text_stop, TEXT_HIGH);
         if (s < end && *s >= 0x80) {
             len = utf8_len(s, (size_t)(end - s));
             if (len > 0 && !is_line_sep(s, len)) {
@@ -1207,6 +1215,44 @@ int mw_json_escape(mw_buf *out, const char *str, size_t n)
             return -1;
         run = s;
     }
+}
+
+int mw_json_escape(mw_buf *out, const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+
+    return escape_text(out, s, s + n, scan_text(s, s + n, text_stop,
+                                                 TEXT_HIGH));
+}
+
+/* Appends s[0..n) as a string literal, quotes and all, and then, for a
+ * member name, colon bytes of ": " (1 or 2; 0 for none). Most strings
+ * need no escape: those are checked for room once and copied whole. */
+static int put_string(mw_buf *out, const char *str, size_t n, int colon)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    const unsigned char *stop = scan_text(s, s + n, text_stop, TEXT_HIGH);
+    char *w;
+
+    if (stop < s + n) {
+        if (put_char(out, '"') < 0 || escape_text(out, s, s + n, stop) < 0)
+            return -1;
+        return put(out, "\": ", 1 + (size_t)colon);
+    }
+    if (n + 4 >= out->cap - out->len && mw_buf_reserve(out, n + 4) < 0)
+        return -1;
+    w = out->data + out->len;
+    *w++ = '"';
+    memcpy(w, s, n);
+    w += n;
+    *w++ = '"';
+    if (colon > 0)
+        *w++ = ':';
+    if (colon > 1)
+        *w++ = ' ';
+    *w = '\0';
+    out->len = (size_t)(w - out->data);
+    return 0;
 }
 
 /* Writes a double the shortest way that reads back to the same value. */
@@ -1325,10 +1371,10 @@ static int table_mark(enc *c, int idx)
 
     if (!lua_getmetatable(c->L, idx))
         return MARK_NONE;
-    if (lua_rawequal(c->L, -1, c->bignum_mt))
-        mark = MARK_BIGNUM;
-    else if (lua_rawequal(c->L, -1, c->array_mt))
+    if (lua_rawequal(c->L, -1, c->array_mt))
         mark = MARK_ARRAY;
+    else if (lua_rawequal(c->L, -1, c->bignum_mt))
+        mark = MARK_BIGNUM;
     else if (lua_rawequal(c->L, -1, c->raw_mt))
         mark = MARK_RAW;
     lua_pop(c->L, 1);
@@ -1391,10 +1437,15 @@ typedef struct member {
 /* The first eight bytes of a key, big-endian, padded with zeros. */
 static uint64_t key_head(const char *s, size_t n)
 {
+    const unsigned char *u = (const unsigned char *)s;
     uint64_t h = 0;
 
-    for (size_t i = 0; i < 8; i++)
-        h = h << 8 | (i < n ? (unsigned char)s[i] : 0);
+#ifdef WORD_SCAN
+    if (n >= 8)
+        return __builtin_bswap64(load_word(u));
+#endif
+    for (size_t i = 0; i < 8 && i < n; i++)
+        h |= (uint64_t)u[i] << (56 - 8 * i);
     return h;
 }
 
@@ -1452,8 +1503,7 @@ static void key_error(enc *c, int idx)
 /* Writes the members m[0..n) of the object at idx, in that order. */
 static int write_members(enc *c, int idx, const member *m, size_t n)
 {
-    const char *colon = (c->flags & MW_JSON_PRETTY) ? "\": " : "\":";
-    size_t colon_len = strlen(colon);
+    int colon = (c->flags & MW_JSON_PRETTY) ? 2 : 1;
 
     if (put_char(c->out, '{') < 0)
         return -1;
@@ -1461,9 +1511,7 @@ static int write_members(enc *c, int idx, const member *m, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && put_char(c->out, ',') < 0)
             return -1;
-        if (newline(c) < 0 || put_char(c->out, '"') < 0 ||
-            mw_json_escape(c->out, m[i].s, m[i].n) < 0 ||
-            put(c->out, colon, colon_len) < 0)
+        if (newline(c) < 0 || put_string(c->out, m[i].s, m[i].n, colon) < 0)
             return -1;
         if (m[i].slot) {
             if (encode_value(c, m[i].slot) < 0)
@@ -1543,7 +1591,8 @@ static int push_members(enc *c, int idx)
             lua_settop(L, base);
             return -1;
         }
-        if (c->held + 2 * (n + 1) > HELD_MAX || !lua_checkstack(L, 3)) {
+        if (c->held + 2 * (n + 1) > HELD_MAX ||
+            (n % ROOM_BATCH == 0 && !lua_checkstack(L, 2 * ROOM_BATCH + 1))) {
             lua_settop(L, base);
             return MEMBERS_TOO_MANY;
         }
@@ -1637,9 +1686,7 @@ static int encode_value(enc *c, int idx)
         return add_number(c->out, lua_tonumber(c->L, idx), c->e);
     case LUA_TSTRING:
         s = lua_tolstring(c->L, idx, &n);
-        if (put_char(c->out, '"') < 0 || mw_json_escape(c->out, s, n) < 0)
-            return -1;
-        return put_char(c->out, '"');
+        return put_string(c->out, s, n, 0);
     case LUA_TTABLE:
         return encode_table(c, idx);
     default:
