@@ -1938,12 +1938,21 @@ void mw_json_mark_array(lua_State *L, int idx)
     lua_setmetatable(L, idx);
 }
 
+/* An empty error for a call from Lua: the code and the message's first
+ * byte, not all 500 of them, are cleared on every call. */
+static void err_clear(mw_err *e)
+{
+    e->code = NULL;
+    e->msg[0] = '\0';
+}
+
 static int l_decode(lua_State *L)
 {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
-    mw_err e = {0};
+    mw_err e;
 
+    err_clear(&e);
     if (mw_json_decode(L, s, n, &e) < 0) {
         lua_pushnil(L);
         lua_pushstring(L, e.msg);
@@ -1957,8 +1966,9 @@ static int l_validate(lua_State *L)
 {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
-    mw_err e = {0};
+    mw_err e;
 
+    err_clear(&e);
     if (mw_json_validate(s, n, &e) < 0) {
         lua_pushnil(L);
         lua_pushstring(L, e.msg);
@@ -1968,12 +1978,20 @@ static int l_validate(lua_State *L)
     return 1;
 }
 
+/* encode(value [, {pretty = true}]) -> text | nil, message. The output
+ * buffer is kept between calls (an upvalue, so one per Lua state) rather
+ * than allocated and grown each time; one that grew past ENCODE_KEEP is
+ * let go after the call. Encoding calls no Lua code, so no call can
+ * begin while another is writing into it. */
+#define ENCODE_KEEP 65536
+
 static int l_encode(lua_State *L)
 {
-    int flags = 0;
-    mw_err e = {0};
-    mw_buf b;
+    mw_buf *b = lua_touserdata(L, lua_upvalueindex(1));
+    int flags = 0, rc;
+    mw_err e;
 
+    err_clear(&e);
     luaL_checkany(L, 1);
     if (lua_istable(L, 2)) {
         lua_getfield(L, 2, "pretty");
@@ -1981,16 +1999,37 @@ static int l_encode(lua_State *L)
             flags |= MW_JSON_PRETTY;
         lua_pop(L, 1);
     }
-    mw_buf_init(&b);
-    if (mw_json_encode(L, 1, &b, flags, &e) < 0) {
-        mw_buf_free(&b);
+    mw_buf_reset(b);
+    rc = mw_json_encode(L, 1, b, flags, &e);
+    if (rc < 0) {
         lua_pushnil(L);
         lua_pushstring(L, e.msg);
-        return 2;
+    } else {
+        lua_pushlstring(L, b->data ? b->data : "", b->len);
     }
-    lua_pushlstring(L, b.data ? b.data : "", b.len);
-    mw_buf_free(&b);
-    return 1;
+    if (b->cap > ENCODE_KEEP)
+        mw_buf_free(b);
+    return rc < 0 ? 2 : 1;
+}
+
+static int encode_buf_gc(lua_State *L)
+{
+    mw_buf_free(lua_touserdata(L, 1));
+    return 0;
+}
+
+/* Sets the module's encode: l_encode with its buffer (table at -1). */
+static void set_encode(lua_State *L)
+{
+    mw_buf *b = lua_newuserdata(L, sizeof(*b));
+
+    mw_buf_init(b);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, encode_buf_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
+    lua_pushcclosure(L, l_encode, 1);
+    lua_setfield(L, -2, "encode");
 }
 
 /* lookup(text, {key, ...}) -> kind, value (see mw_json_lookup); nothing
@@ -2002,8 +2041,9 @@ static int l_lookup(lua_State *L)
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
     int nkeys, rc;
-    mw_err e = {0};
+    mw_err e;
 
+    err_clear(&e);
     luaL_checktype(L, 2, LUA_TTABLE);
     nkeys = (int)lua_objlen(L, 2);
     luaL_argcheck(L, nkeys <= MW_JSON_LOOKUP_MAX, 2, "path too long");
@@ -2027,8 +2067,9 @@ static int l_lookup(lua_State *L)
 /* copy(value) -> a deep copy, or nil, message where encode would fail. */
 static int l_copy(lua_State *L)
 {
-    mw_err e = {0};
+    mw_err e;
 
+    err_clear(&e);
     luaL_checkany(L, 1);
     if (mw_json_copy(L, 1, &e) < 0) {
         lua_pushnil(L);
@@ -2129,8 +2170,7 @@ static int bignum_concat(lua_State *L)
 int mw_json_open(lua_State *L)
 {
     static const luaL_Reg fns[] = {
-        {"decode", l_decode},   {"encode", l_encode},
-        {"validate", l_validate},
+        {"decode", l_decode},   {"validate", l_validate},
         {"escape", l_escape},   {"array", l_array},
         {"is_array", l_is_array}, {"is_bignum", l_is_bignum},
         {"bignum", l_bignum},   {"lookup", l_lookup},
@@ -2163,6 +2203,7 @@ int mw_json_open(lua_State *L)
 
     lua_newtable(L);
     luaL_register(L, NULL, fns);
+    set_encode(L);
     mw_json_push_null(L);
     lua_setfield(L, -2, "null");
     lua_pushlightuserdata(L, &array_mt_key);

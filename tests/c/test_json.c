@@ -478,6 +478,93 @@ static void copy_errors(lua_State *L)
     }
 }
 
+/* json.encode keeps its output buffer between calls: a large output, an
+ * error and a small output after them each come out whole. */
+static const struct {
+    const char *name, *lua;
+} encode_calls[] = {
+    {"encode writes small values", "return json.encode({a = 1}) == '{\"a\":1}'"},
+    {"encode writes a value past the buffer it keeps",
+     "local s = string.rep('x', 200000)\n"
+     "return json.encode({s}) == '[\"' .. s .. '\"]'"},
+    {"encode writes a small value after a large one",
+     "return json.encode({b = json.null}) == '{\"b\":null}'"},
+    {"encode reports an error and goes on",
+     "local s, err = json.encode({f = print})\n"
+     "return s == nil and err:find('function') and json.encode('x') == '\"x\"'"},
+    {"encode writes pretty output",
+     "return json.encode({a = {1, 2}}, {pretty = true}) == "
+     "'{\\n  \"a\": [\\n    1,\\n    2\\n  ]\\n}'"},
+    {"encode escapes member names and values alike",
+     "return json.encode({['k\"\\0\\n' .. string.rep('y', 9)] = 'v\\1'}) == "
+     "'{\"k\\\\\"\\\\u0000\\\\n' .. string.rep('y', 9) .. '\":\"v\\\\u0001\"}'"},
+};
+
+static void encode_from_lua(lua_State *L)
+{
+    mw_json_open(L);
+    lua_setglobal(L, "json");
+    for (size_t i = 0; i < sizeof(encode_calls) / sizeof(encode_calls[0]);
+         i++) {
+        int ok = luaL_dostring(L, encode_calls[i].lua) == 0 &&
+                 lua_toboolean(L, -1);
+
+        if (!ok)
+            printf("# %s: %s\n", encode_calls[i].name, lua_tostring(L, -1));
+        CHECK(encode_calls[i].name, ok);
+        lua_settop(L, 0);
+    }
+}
+
+/* Member names with a stop (an escape, a control, UTF-8) at every offset
+ * of the words they are scanned in, and names that differ only past a
+ * NUL byte or past their first eight bytes, in objects small, large and
+ * too large to hold on the stack. */
+static void member_names(lua_State *L)
+{
+    static const int sizes[] = {3, 40, 3000};
+    char name[96];
+    mw_buf in, want;
+
+    mw_buf_init(&in);
+    mw_buf_init(&want);
+    for (int at = 0; at < 18; at++) {
+        char key[64], out[64];
+
+        snprintf(key, sizeof(key), "%.*s\\t\xC3\xA9%.*s", at,
+                 "abcdefghijklmnopqrstu", 2, "yz");
+        snprintf(out, sizeof(out), "%.*s\\t\xC3\xA9%.*s", at,
+                 "abcdefghijklmnopqrstu", 2, "yz");
+        mw_buf_reset(&in);
+        mw_buf_printf(&in, "{\"%s\":1}", key);
+        mw_buf_reset(&want);
+        mw_buf_printf(&want, "{\"%s\":1}", out);
+        snprintf(name, sizeof(name), "a name with a stop at offset %d", at);
+        roundtrip_n(L, name, in.data, in.len, want.data);
+    }
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        int n = sizes[k];
+
+        mw_buf_reset(&in);
+        mw_buf_reset(&want);
+        for (int i = n - 1; i >= 0; i--)
+            mw_buf_printf(&in, "%s\"k\\u0000%05d\":%d,\"k%05d\":%d",
+                          i == n - 1 ? "{" : ",", i, i, i, -i);
+        mw_buf_adds(&in, ",\"abcdefgh\\u0000\":1,\"abcdefgh\":0}");
+        mw_buf_adds(&want, "{\"abcdefgh\":0,\"abcdefgh\\u0000\":1");
+        for (int i = 0; i < n; i++)
+            mw_buf_printf(&want, ",\"k\\u0000%05d\":%d", i, i);
+        for (int i = 0; i < n; i++)
+            mw_buf_printf(&want, ",\"k%05d\":%d", i, -i);
+        mw_buf_addc(&want, '}');
+        snprintf(name, sizeof(name),
+                 "%d names with NUL bytes come out in byte order", 2 * n + 2);
+        roundtrip_n(L, name, in.data, in.len, want.data);
+    }
+    mw_buf_free(&in);
+    mw_buf_free(&want);
+}
+
 /* lookup reads one value by its object keys, as decode would read it. */
 static const struct {
     const char *name, *in, *path[3], *want; /* want: kind and value, encoded */
@@ -596,6 +683,8 @@ int main(void)
     string_offsets(L);
     whitespace_runs(L);
     copy_errors(L);
+    encode_from_lua(L);
+    member_names(L);
     lua_close(L);
     printf("%d failed\n", failures);
     return failures ? 1 : 0;
