@@ -113,6 +113,11 @@ def wait_port(port, proc, what, timeout=15):
 # ---- HTTP and metrics ------------------------------------------------------
 
 
+# Seconds an API call may take; count.py raises it for a daemon under
+# valgrind on a loaded machine.
+CALL_TIMEOUT = 10
+
+
 def call(base, method, path, body=None, token=None):
     if body is not None and not isinstance(body, bytes):
         body = json.dumps(body).encode()
@@ -121,7 +126,7 @@ def call(base, method, path, body=None, token=None):
     if token:
         req.add_header("Authorization", "Bearer " + token)
     try:
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with urllib.request.urlopen(req, timeout=CALL_TIMEOUT) as r:
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
