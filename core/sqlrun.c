@@ -7,7 +7,6 @@
 
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <lauxlib.h>
 #include <sqlite3.h>
@@ -16,15 +15,16 @@
 
 #define CACHE_SIZE 128
 
-typedef struct entry {
-    char *sql;
-    sqlite3_stmt *st;
-} entry;
-
+/* The cache is a Lua table from SQL text to its statement (a light
+ * userdata), kept as an upvalue of `sql`. Lua interns strings, so the
+ * lookup is one hashed probe however many statements are cached, and
+ * the table's keys keep the texts alive. The statements themselves are
+ * listed here, to be finalized with the runner. */
 struct mw_sqlrun {
     sqlite3 *db;
-    entry cache[CACHE_SIZE];
+    sqlite3_stmt *cache[CACHE_SIZE];
     int n;
+    sqlite3_stmt *begin, *commit, *rollback;
 };
 
 mw_sqlrun *mw_sqlrun_create(sqlite3 *db)
@@ -40,40 +40,41 @@ void mw_sqlrun_destroy(mw_sqlrun *r)
 {
     if (!r)
         return;
-    for (int i = 0; i < r->n; i++) {
-        sqlite3_finalize(r->cache[i].st);
-        free(r->cache[i].sql);
-    }
+    for (int i = 0; i < r->n; i++)
+        sqlite3_finalize(r->cache[i]);
+    sqlite3_finalize(r->begin);
+    sqlite3_finalize(r->commit);
+    sqlite3_finalize(r->rollback);
     free(r);
 }
 
-static sqlite3_stmt *prepare(mw_sqlrun *r, const char *sql)
+/* The statement for the SQL text at stack index idx, from the cache or
+ * prepared (and cached while there is room). Sets *owned when the
+ * caller must finalize it. Leaves the stack as it found it. */
+static sqlite3_stmt *prepare(lua_State *L, mw_sqlrun *r, int idx, int *owned)
 {
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st;
+    size_t len;
+    const char *sql = lua_tolstring(L, idx, &len);
 
-    for (int i = 0; i < r->n; i++) {
-        if (strcmp(r->cache[i].sql, sql) == 0)
-            return r->cache[i].st;
-    }
-    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
+    *owned = 0;
+    lua_pushvalue(L, idx);
+    lua_rawget(L, lua_upvalueindex(2));
+    st = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (st)
+        return st;
+    if (sqlite3_prepare_v2(r->db, sql, (int)len, &st, NULL) != SQLITE_OK)
         return NULL;
-    if (r->n < CACHE_SIZE) {
-        r->cache[r->n].sql = strdup(sql);
-        if (r->cache[r->n].sql) {
-            r->cache[r->n++].st = st;
-            return st;
-        }
+    if (r->n == CACHE_SIZE) {
+        *owned = 1;
+        return st;
     }
-    return st; /* uncached: finalized by the caller */
-}
-
-static int cached(mw_sqlrun *r, sqlite3_stmt *st)
-{
-    for (int i = 0; i < r->n; i++) {
-        if (r->cache[i].st == st)
-            return 1;
-    }
-    return 0;
+    r->cache[r->n++] = st;
+    lua_pushvalue(L, idx);
+    lua_pushlightuserdata(L, st);
+    lua_rawset(L, lua_upvalueindex(2));
+    return st;
 }
 
 static void bind_one(lua_State *L, sqlite3_stmt *st, int col, int idx)
@@ -94,8 +95,9 @@ static void bind_one(lua_State *L, sqlite3_stmt *st, int col, int idx)
             sqlite3_bind_double(st, col, d);
         break;
     case LUA_TSTRING:
-        /* not copied: the string stays on the Lua stack until the
-         * statement is reset and its bindings cleared */
+        /* not copied: the string stays on the Lua stack while the
+         * statement runs, and every parameter is bound afresh before
+         * the next run, so the pointer is never read once stale */
         s = lua_tolstring(L, idx, &n);
         sqlite3_bind_text(st, col, s, (int)n, SQLITE_STATIC);
         break;
@@ -124,36 +126,63 @@ static void push_column(lua_State *L, sqlite3_stmt *st, int i)
     }
 }
 
+/* Binds every parameter of st from the stack values after the SQL text;
+ * those not given bind NULL. */
+static void bind_all(lua_State *L, sqlite3_stmt *st)
+{
+    int n = sqlite3_bind_parameter_count(st);
+
+    for (int i = 1; i <= n; i++)
+        bind_one(L, st, i, i + 1);
+}
+
+/* Steps st to its end and pushes its rows, a table of tables keyed by
+ * column name. The names are pushed once, below the rows table's first
+ * row, and reused for every row. Returns the last step's result. */
+static int push_rows(lua_State *L, sqlite3_stmt *st)
+{
+    int cols = sqlite3_column_count(st);
+    int rows, rc, n = 0;
+
+    lua_newtable(L);
+    rows = lua_gettop(L);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == 0) {
+            luaL_checkstack(L, cols + 3, "too many result columns");
+            for (int i = 0; i < cols; i++)
+                lua_pushstring(L, sqlite3_column_name(st, i));
+        }
+        lua_createtable(L, 0, cols);
+        for (int i = 0; i < cols; i++) {
+            lua_pushvalue(L, rows + 1 + i);
+            push_column(L, st, i);
+            lua_rawset(L, -3);
+        }
+        lua_rawseti(L, rows, ++n);
+    }
+    lua_settop(L, rows);
+    return rc;
+}
+
 static int l_sql(lua_State *L)
 {
     mw_sqlrun *r = lua_touserdata(L, lua_upvalueindex(1));
-    const char *sql = luaL_checkstring(L, 1);
-    sqlite3_stmt *st = prepare(r, sql);
-    int nargs = lua_gettop(L) - 1;
-    int rc, row = 0, cols;
+    sqlite3_stmt *st;
+    int owned, rc;
 
-    if (!st) {
+    luaL_checkstring(L, 1);
+    if (!(st = prepare(L, r, 1, &owned))) {
         lua_pushnil(L);
         lua_pushfstring(L, "cannot prepare SQL: %s", sqlite3_errmsg(r->db));
         return 2;
     }
+    /* an error raised while rows were pushed leaves it mid-run */
+    if (sqlite3_stmt_busy(st))
+        sqlite3_reset(st);
+    bind_all(L, st);
+    rc = push_rows(L, st);
     sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    for (int i = 1; i <= nargs; i++)
-        bind_one(L, st, i, i + 1);
-    cols = sqlite3_column_count(st);
-    lua_newtable(L);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        lua_createtable(L, 0, cols);
-        for (int i = 0; i < cols; i++) {
-            push_column(L, st, i);
-            lua_setfield(L, -2, sqlite3_column_name(st, i));
-        }
-        lua_rawseti(L, -2, ++row);
-    }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (!cached(r, st))
+    if (owned)
         sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         lua_pushnil(L);
@@ -165,39 +194,60 @@ static int l_sql(lua_State *L)
     return 3;
 }
 
-static int exec_simple(lua_State *L, const char *sql)
+/* Runs one of the transaction statements, prepared on first use into
+ * *slot. Pushes true, or nil and the message. */
+static int exec_simple(lua_State *L, sqlite3_stmt **slot, const char *sql)
 {
     mw_sqlrun *r = lua_touserdata(L, lua_upvalueindex(1));
-    sqlite3_stmt *st = prepare(r, sql);
-    int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+    int rc = SQLITE_ERROR;
 
+    if (*slot || sqlite3_prepare_v2(r->db, sql, -1, slot, NULL) == SQLITE_OK) {
+        rc = sqlite3_step(*slot);
+        sqlite3_reset(*slot);
+    }
     if (rc == SQLITE_DONE) {
         lua_pushboolean(L, 1);
-    } else {
-        lua_pushnil(L);
-        lua_pushstring(L, sqlite3_errmsg(r->db));
+        return 1;
     }
-    if (st) {
-        sqlite3_reset(st);
-        if (!cached(r, st))
-            sqlite3_finalize(st);
-    }
-    return rc == SQLITE_DONE ? 1 : 2;
+    lua_pushnil(L);
+    lua_pushstring(L, sqlite3_errmsg(r->db));
+    return 2;
 }
 
-static int l_begin(lua_State *L) { return exec_simple(L, "BEGIN IMMEDIATE"); }
-static int l_commit(lua_State *L) { return exec_simple(L, "COMMIT"); }
-static int l_rollback(lua_State *L) { return exec_simple(L, "ROLLBACK"); }
+static int l_begin(lua_State *L)
+{
+    mw_sqlrun *r = lua_touserdata(L, lua_upvalueindex(1));
 
+    return exec_simple(L, &r->begin, "BEGIN IMMEDIATE");
+}
+
+static int l_commit(lua_State *L)
+{
+    mw_sqlrun *r = lua_touserdata(L, lua_upvalueindex(1));
+
+    return exec_simple(L, &r->commit, "COMMIT");
+}
+
+static int l_rollback(lua_State *L)
+{
+    mw_sqlrun *r = lua_touserdata(L, lua_upvalueindex(1));
+
+    return exec_simple(L, &r->rollback, "ROLLBACK");
+}
+
+/* Each function gets the runner and the cache table as upvalues. */
 void mw_sqlrun_register(lua_State *L, mw_sqlrun *r)
 {
     static const luaL_Reg fns[] = {{"sql", l_sql}, {"sql_begin", l_begin},
                                    {"sql_commit", l_commit},
                                    {"sql_rollback", l_rollback}, {NULL, NULL}};
 
+    lua_newtable(L);
     for (const luaL_Reg *f = fns; f->name; f++) {
         lua_pushlightuserdata(L, r);
-        lua_pushcclosure(L, f->func, 1);
-        lua_setfield(L, -2, f->name);
+        lua_pushvalue(L, -2);
+        lua_pushcclosure(L, f->func, 2);
+        lua_setfield(L, -3, f->name);
     }
+    lua_pop(L, 1);
 }

@@ -220,12 +220,17 @@ end
 
 -- ---- shares -------------------------------------------------------------------
 
+-- The statements run for every share are built once: core.sql finds its
+-- prepared statement by the text, and a text made anew on each call
+-- would cost a concatenation and an interning first.
+local SHARE_INSERT = "INSERT INTO shares(integration_id, incident, body, digest,"
+  .. " status, replay_of, created_at, updated_at)"
+  .. " VALUES(?, ?, ?, ?, 'queued', ?, ?, ?)"
+
 --- Stores a share as queued; replay_of names the execution it replays.
 function M.share_insert(integration_id, incident, body, digest, now, replay_of)
-  local _, _, id = q("INSERT INTO shares(integration_id, incident, body, digest,"
-    .. " status, replay_of, created_at, updated_at)"
-    .. " VALUES(?, ?, ?, ?, 'queued', ?, ?, ?)",
-    integration_id, incident, body, digest, replay_of or null, now, now)
+  local _, _, id = q(SHARE_INSERT, integration_id, incident, body, digest,
+    replay_of or null, now, now)
   return id
 end
 
@@ -273,11 +278,13 @@ end
 
 --- Queued shares with an id above `after`, oldest first, at most `limit`;
 --- with the body and replay_of when the body is at most body_max bytes.
+local QUEUED_AFTER = "SELECT id, integration_id, incident,"
+  .. " CASE WHEN length(CAST(body AS BLOB)) <= ? THEN body END AS body,"
+  .. " replay_of FROM shares WHERE status = 'queued' AND id > ?"
+  .. " ORDER BY id LIMIT ?"
+
 function M.shares_queued_after(after, limit, body_max)
-  return q("SELECT id, integration_id, incident, CASE WHEN length(CAST(body AS BLOB)) <= ?"
-    .. " THEN body END AS body, replay_of FROM shares"
-    .. " WHERE status = 'queued' AND id > ? ORDER BY id LIMIT ?",
-    body_max or 0, after, limit)
+  return q(QUEUED_AFTER, body_max or 0, after, limit)
 end
 
 function M.shares_queued_count()
@@ -291,13 +298,16 @@ end
 
 -- ---- executions ---------------------------------------------------------------
 
+local EXECUTION_INSERT = "INSERT INTO executions(share_id, integration_id,"
+  .. " incident, status, error, trace, workflow_version, replay_of, live,"
+  .. " started_at, finished_at, duration_ms)"
+  .. " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
 function M.execution_insert(e)
-  local _, _, id = q("INSERT INTO executions(share_id, integration_id, incident,"
-    .. " status, error, trace, workflow_version, replay_of, live, started_at,"
-    .. " finished_at, duration_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    e.share_id, e.integration_id, e.incident, e.status, e.error or null,
-    e.trace, e.workflow_version, e.replay_of or null, e.live and 1 or 0,
-    e.started_at, e.finished_at, e.duration_ms)
+  local _, _, id = q(EXECUTION_INSERT, e.share_id, e.integration_id,
+    e.incident, e.status, e.error or null, e.trace, e.workflow_version,
+    e.replay_of or null, e.live and 1 or 0, e.started_at, e.finished_at,
+    e.duration_ms)
   return id
 end
 
