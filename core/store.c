@@ -15,6 +15,14 @@
 
 #define SCHEMA_VERSION 1
 
+/* Pages of 8 KiB for a new database. A share row (about 1.4 KB with its
+ * body) and an execution row (about 2 KB of trace) left 4 KiB pages a
+ * third and a half empty, and a commit writes every page it touched
+ * whole: with 8 KiB, a share costs half the WAL frames, a third of the
+ * pages a checkpoint copies, and a tenth fewer bytes written. A database
+ * made before keeps its page size (sqlite changes it only by VACUUM). */
+#define PAGE_SIZE "8192"
+
 enum {
     Q_LINK_GET,
     Q_LINK_PUT,
@@ -85,7 +93,9 @@ static int setup(mw_store *s, mw_err *e)
 {
     char pragma[64];
 
-    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL;"
+    /* page_size takes effect only on a new, empty file: see PAGE_SIZE */
+    if (sqlite3_exec(s->db, "PRAGMA page_size=" PAGE_SIZE ";"
+                     "PRAGMA journal_mode=WAL;"
                      "PRAGMA synchronous=NORMAL;"
                      "PRAGMA foreign_keys=ON;", NULL, NULL, NULL) != SQLITE_OK)
         return db_fail(s, e, "cannot configure the database");

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Store: links and history survive closing and reopening the database. */
+/* Store: links and history survive closing and reopening the database;
+ * new databases get the current layout, older ones keep working. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,87 @@ static void raw_secret(mw_store *s, mw_buf *out)
     if (sqlite3_step(st) == SQLITE_ROW)
         mw_buf_adds(out, (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
+}
+
+/* The first column of the first row of sql, as an integer (-1 if none). */
+static long long query_int(mw_store *s, const char *sql)
+{
+    sqlite3_stmt *st;
+    long long v = -1;
+
+    sqlite3_prepare_v2(mw_store_db(s), sql, -1, &st, NULL);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* A database as releases before 8 KiB pages made it: 4 KiB pages, links
+ * and history as rowid tables, one link saved. */
+static void make_old(const char *path)
+{
+    sqlite3 *db;
+
+    sqlite3_open(path, &db);
+    sqlite3_exec(db, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL;"
+                 "CREATE TABLE links(integration TEXT NOT NULL,"
+                 " incident TEXT NOT NULL, external_id TEXT NOT NULL,"
+                 " updated_at INTEGER NOT NULL, PRIMARY KEY(integration, incident));"
+                 "CREATE TABLE history(integration TEXT NOT NULL,"
+                 " incident TEXT NOT NULL, shares INTEGER NOT NULL,"
+                 " succeeded INTEGER NOT NULL, first_seen REAL NOT NULL,"
+                 " last_seen REAL NOT NULL, PRIMARY KEY(integration, incident));"
+                 "INSERT INTO links VALUES('i', 'old', '\"OLD-1\"', 0);",
+                 NULL, NULL, NULL);
+    sqlite3_close(db);
+}
+
+static void remove_db(const char *db)
+{
+    char side[80];
+
+    unlink(db);
+    snprintf(side, sizeof(side), "%s-wal", db);
+    unlink(side);
+    snprintf(side, sizeof(side), "%s-shm", db);
+    unlink(side);
+}
+
+static void test_layout(const char *db)
+{
+    mw_err e = {0};
+    mw_history h;
+    mw_buf b;
+    mw_store *s;
+
+    mw_buf_init(&b);
+    remove_db(db);
+    s = mw_store_open(db, &e);
+    CHECK("a new database has 8 KiB pages",
+          query_int(s, "PRAGMA page_size") == 8192);
+    mw_store_close(s);
+    remove_db(db);
+
+    make_old(db);
+    s = mw_store_open(db, &e);
+    CHECK("a database made before opens", s != NULL);
+    CHECK("and keeps its pages and tables",
+          query_int(s, "PRAGMA page_size") == 4096 &&
+              query_int(s, "SELECT count(*) FROM sqlite_schema WHERE"
+                           " sql LIKE '%WITHOUT ROWID'") == 0);
+    CHECK("its links read back",
+          mw_store_link_get(s, "i", "old", &b, &e) == 1 &&
+              strcmp(b.data, "\"OLD-1\"") == 0);
+    CHECK("its links and history take writes",
+          mw_store_link_put(s, "i", "old", "2", &e) == 0 &&
+              mw_store_link_put(s, "i", "new", "3", &e) == 0 &&
+              mw_store_history_add(s, "i", "new", 1, 5, &e) == 0 &&
+              mw_store_link_get(s, "i", "old", &b, &e) == 1 &&
+              strcmp(b.data, "2") == 0 &&
+              mw_store_history_get(s, "i", "new", &h, &e) == 0 && h.succeeded == 1);
+    mw_store_close(s);
+    remove_db(db);
+    mw_buf_free(&b);
 }
 
 int main(void)
@@ -103,12 +185,8 @@ int main(void)
           s == NULL && strstr(e.msg, "/nonexistent-dir/x.db"));
 
     mw_buf_free(&b);
-    unlink(db);
-    for (const char *ext = "-wal"; ext; ext = strcmp(ext, "-wal") ? NULL : "-shm") {
-        char side[80];
-        snprintf(side, sizeof(side), "%s%s", db, ext);
-        unlink(side);
-    }
+    remove_db(db);
+    test_layout(db);
     printf("%d failed\n", failures);
     return failures ? 1 : 0;
 }
