@@ -60,16 +60,20 @@ static const char *const queries[Q_COUNT] = {
                    "WHERE integration = ?1 ORDER BY name",
 };
 
+/* links and history are keyed by their primary key alone (WITHOUT ROWID):
+ * a row is one b-tree entry, read and written once, where a rowid table
+ * keeps a second b-tree for the key. Databases made before keep their
+ * rowid tables, which answer the same statements the same way. */
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS links("
     " integration TEXT NOT NULL, incident TEXT NOT NULL,"
     " external_id TEXT NOT NULL, updated_at INTEGER NOT NULL,"
-    " PRIMARY KEY(integration, incident));"
+    " PRIMARY KEY(integration, incident)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS history("
     " integration TEXT NOT NULL, incident TEXT NOT NULL,"
     " shares INTEGER NOT NULL, succeeded INTEGER NOT NULL,"
     " first_seen REAL NOT NULL, last_seen REAL NOT NULL,"
-    " PRIMARY KEY(integration, incident));"
+    " PRIMARY KEY(integration, incident)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS settings("
     " integration TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,"
     " secret INTEGER NOT NULL DEFAULT 0,"

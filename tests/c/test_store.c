@@ -91,6 +91,9 @@ static void test_layout(const char *db)
     s = mw_store_open(db, &e);
     CHECK("a new database has 8 KiB pages",
           query_int(s, "PRAGMA page_size") == 8192);
+    CHECK("a new database keeps links and history by their key alone",
+          query_int(s, "SELECT count(*) FROM sqlite_schema WHERE name IN"
+                       " ('links', 'history') AND sql LIKE '%WITHOUT ROWID'") == 2);
     mw_store_close(s);
     remove_db(db);
 
