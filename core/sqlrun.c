@@ -64,8 +64,8 @@ static sqlite3_stmt *prepare(lua_State *L, mw_sqlrun *r, int idx, int *owned)
     lua_pop(L, 1);
     if (st)
         return st;
-    if (sqlite3_prepare_v2(r->db, sql, (int)len, &st, NULL) != SQLITE_OK)
-        return NULL;
+    if (sqlite3_prepare_v2(r->db, sql, (int)len, &st, NULL) != SQLITE_OK || !st)
+        return NULL; /* no statement in the text is an error too */
     if (r->n == CACHE_SIZE) {
         *owned = 1;
         return st;

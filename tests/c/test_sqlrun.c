@@ -46,6 +46,8 @@ static const test_case cases[] = {
     {"a bad statement returns nil and the reason",
      "local rows, err = sql.sql('SELEC 1')\n"
      "return rows == nil and err:find('cannot prepare SQL', 1, true) ~= nil"},
+    {"a text with no statement in it is an error, every time",
+     "return sql.sql('-- nothing') == nil and sql.sql('-- nothing') == nil"},
     {"a failing step returns nil and the reason, and the statement runs again",
      "sql.sql('CREATE TABLE u(k TEXT PRIMARY KEY)')\n"
      "sql.sql('INSERT INTO u VALUES(?)', 'k')\n"
