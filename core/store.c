@@ -124,8 +124,10 @@ mw_store *mw_store_open(const char *path, mw_err *e)
         mw_err_set(e, "E_NOMEM", "out of memory opening %s", path);
         return NULL;
     }
+    /* One thread, the loop's, uses the connection: no mutex around each
+     * call. */
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
-                        SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         mw_err_set(e, "E_STORE", "cannot open database %s: %s", path,
                    s->db ? sqlite3_errmsg(s->db) : "out of memory");
