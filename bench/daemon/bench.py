@@ -19,6 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ACCEPTED = "moonwire_shares_accepted_total"
+COMMITS = "moonwire_db_commits_total"
 
 # Issue 3, "Done when": figure, comparison, bound, unit.
 TARGETS = [
@@ -315,6 +316,8 @@ def phase(a, procs, daemon, base, key, name, conns, duration, limit=None):
         "failed": int(failed(m) - failed(m0)),
         "creates": int(outbound(m, "201") - outbound(m0, "201")),
         "updates": int(outbound(m, "200") - outbound(m0, "200")),
+        "commits_per_share": round((m.get(COMMITS, 0) - m0.get(COMMITS, 0))
+                                   / done, 3) if done else None,
         "ingress_s": round(ingress_s, 3),
         "accepted_per_s": round(accepted / ingress_s, 1),
         "end_to_end_s": round(t2 - t0, 3),

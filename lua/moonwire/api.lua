@@ -705,6 +705,9 @@ local function metrics(req)
   out[#out + 1] = "moonwire_queue_depth " .. daemon.queue_depth()
   family("moonwire_executions_running", "gauge", "Executions in progress.")
   out[#out + 1] = "moonwire_executions_running " .. daemon.running()
+  family("moonwire_db_commits_total", "counter",
+    "Database transactions committed (each holds the writes of a loop turn).")
+  out[#out + 1] = "moonwire_db_commits_total " .. db.commits
   family("moonwire_lua_heap_bytes", "gauge", "Memory held by the Lua heap.")
   out[#out + 1] = format("moonwire_lua_heap_bytes %d", collectgarbage("count") * 1024)
   family("moonwire_executions_total", "counter", "Finished executions, by status.")

@@ -58,9 +58,13 @@ local batch_open = false
 local waiting = {}
 
 --- Commits the open batch and tells those waiting whether it held.
+-- Transactions committed since the start, for /metrics.
+M.commits = 0
+
 function M.flush()
   if not batch_open then return end
   batch_open = false
+  M.commits = M.commits + 1
   local ok, err = core.sql_commit()
   if not ok then
     core.log("error", "database commit failed: " .. tostring(err))
