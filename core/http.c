@@ -23,8 +23,9 @@
 #define DEFAULT_CONNECT_MS 10000L
 #define DEFAULT_MAX_BODY (16u << 20)
 #define MAX_REDIRECTS 5L
-/* Finished easy handles kept for the next requests: a reused handle keeps
- * its buffers, so a request costs no handle setup. */
+/* Finished transfers kept for the next requests, each with its easy
+ * handle: a reused handle keeps its buffers and every option that does not
+ * change between requests, so a request sets only the few that do. */
 #define IDLE_MAX 64
 
 struct mw_http {
@@ -34,14 +35,14 @@ struct mw_http {
     size_t pending;
     int keepalive;       /* reuse connections (MOONWIRE_HTTP_KEEPALIVE) */
     struct xfer *active; /* doubly linked, for destroy */
-    CURL *idle[IDLE_MAX];
+    struct xfer *idle[IDLE_MAX];
     int n_idle;
 };
 
 typedef struct xfer {
     mw_http *h;
     CURL *easy;
-    struct curl_slist *hdrs;
+    struct curl_slist *hdrs; /* one block: see set_headers */
     char *body;
     size_t body_len;
     size_t body_off;
@@ -201,32 +202,75 @@ static int on_seek(void *arg, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_CANTSEEK;
 }
 
-static CURL *easy_get(mw_http *h)
+/* Options that are the same for every request of this client. */
+static void set_constant(xfer *x)
 {
-    return h->n_idle > 0 ? h->idle[--h->n_idle] : curl_easy_init();
+    CURL *c = x->easy;
+
+    if (!x->h->keepalive)
+        curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+    curl_easy_setopt(c, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(c, CURLOPT_READDATA, x);
+    curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "moonwire/" MW_VERSION);
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+    /* the smallest curl allows: bodies are handed over by on_read */
+    curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
 }
 
-/* The handle must be out of the multi handle. */
-static void easy_put(mw_http *h, CURL *easy)
+/* A transfer from the idle pool, or a new one. Its response buffers are
+ * empty and its handle out of the multi handle. */
+static xfer *xfer_get(mw_http *h)
 {
-    if (h->n_idle < IDLE_MAX) {
-        curl_easy_reset(easy);
-        h->idle[h->n_idle++] = easy;
-    } else {
-        curl_easy_cleanup(easy);
+    xfer *x;
+
+    if (h->n_idle > 0)
+        return h->idle[--h->n_idle];
+    x = calloc(1, sizeof(*x));
+    if (!x)
+        return NULL;
+    x->h = h;
+    x->easy = curl_easy_init();
+    if (!x->easy) {
+        free(x);
+        return NULL;
     }
+    mw_buf_init(&x->resp.headers);
+    mw_buf_init(&x->resp.body);
+    set_constant(x);
+    return x;
 }
 
-static void xfer_free(xfer *x)
+/* Ends a transfer whose handle is out of the multi handle: what belonged
+ * to its request is freed, and the rest goes back to the pool. */
+static void xfer_put(xfer *x)
 {
+    mw_http *h;
+
     if (!x)
         return;
-    if (x->easy)
-        easy_put(x->h, x->easy);
-    curl_slist_free_all(x->hdrs);
+    h = x->h;
+    free(x->hdrs);
     free(x->body);
     mw_buf_free(&x->resp.headers);
     mw_buf_free(&x->resp.body);
+    if (h->n_idle < IDLE_MAX) {
+        x->hdrs = NULL;
+        x->body = NULL;
+        h->idle[h->n_idle++] = x;
+        return;
+    }
+    curl_easy_cleanup(x->easy);
     free(x);
 }
 
@@ -276,7 +320,7 @@ static void finish(mw_http *h, xfer *x, CURLcode rc)
     curl_multi_remove_handle(h->multi, x->easy);
     unlink_xfer(h, x);
     x->cb(&x->resp, x->ud);
-    xfer_free(x);
+    xfer_put(x);
 }
 
 static void check_done(mw_http *h)
@@ -296,110 +340,113 @@ static void check_done(mw_http *h)
 
 /* ---- setup --------------------------------------------------------------- */
 
-static int set_method(xfer *x, const char *method)
+/* A reused handle keeps the last request's method: each request sets every
+ * option that decides it. */
+static void set_method(xfer *x, const char *method)
 {
-    int has_body = x->body_len > 0 || strcasecmp(method, "POST") == 0 ||
-                   strcasecmp(method, "PUT") == 0 ||
+    CURL *c = x->easy;
+    int get = strcasecmp(method, "GET") == 0;
+    int head = strcasecmp(method, "HEAD") == 0;
+    int post = strcasecmp(method, "POST") == 0;
+    int has_body = x->body_len > 0 || post || strcasecmp(method, "PUT") == 0 ||
                    strcasecmp(method, "PATCH") == 0;
-    int safe = strcasecmp(method, "GET") == 0 || strcasecmp(method, "HEAD") == 0;
 
-    if (strcasecmp(method, "HEAD") == 0)
-        curl_easy_setopt(x->easy, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    if (head)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     if (has_body) {
-        curl_easy_setopt(x->easy, CURLOPT_POST, 1L);
-        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE,
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
                          (curl_off_t)x->body_len);
-        curl_easy_setopt(x->easy, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(x->easy, CURLOPT_READDATA, x);
-        curl_easy_setopt(x->easy, CURLOPT_SEEKFUNCTION, on_seek);
     }
-    if (strcasecmp(method, "POST") != 0 && strcasecmp(method, "GET") != 0 &&
-        strcasecmp(method, "HEAD") != 0)
-        curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST,
+                     post || get || head ? NULL : method);
     /* Only safe methods follow redirects: a POST is never turned into a
      * GET, nor re-sent elsewhere, behind the caller's back. */
-    curl_easy_setopt(x->easy, CURLOPT_FOLLOWLOCATION, safe ? 1L : 0L);
-    curl_easy_setopt(x->easy, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
-    return 0;
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, get || head ? 1L : 0L);
 }
 
+/* The request's header lines and a last one that turns off "Expect:
+ * 100-continue", as one allocation: the nodes, then the text they point
+ * at. libcurl only reads the list, so it need not come from
+ * curl_slist_append, and one free() releases it. */
 static int set_headers(xfer *x, const mw_http_req *req)
 {
-    struct curl_slist *l = NULL;
+    static const char no_expect[] = "Expect:";
+    size_t n = req->nheaders + 1;
+    size_t size = n * sizeof(struct curl_slist) + sizeof(no_expect);
+    struct curl_slist *l;
+    char *text;
 
-    for (size_t i = 0; i < req->nheaders; i++) {
-        struct curl_slist *n = curl_slist_append(l, req->headers[i]);
-        if (!n) {
-            curl_slist_free_all(l);
-            return -1;
-        }
-        l = n;
-    }
-    /* No "Expect: 100-continue" round trip before large bodies. */
-    x->hdrs = curl_slist_append(l, "Expect:");
-    if (!x->hdrs) {
-        curl_slist_free_all(l);
+    for (size_t i = 0; i < req->nheaders; i++)
+        size += strlen(req->headers[i]) + 1;
+    if (!(l = malloc(size)))
         return -1;
+    text = (char *)(l + n);
+    for (size_t i = 0; i < n; i++) {
+        const char *line = i < req->nheaders ? req->headers[i] : no_expect;
+        size_t len = strlen(line) + 1;
+
+        l[i].data = memcpy(text, line, len);
+        l[i].next = i + 1 < n ? &l[i + 1] : NULL;
+        text += len;
     }
-    return curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdrs) == CURLE_OK
+    x->hdrs = l;
+    return curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, l) == CURLE_OK
                ? 0 : -1;
 }
 
-static void set_common(xfer *x, const mw_http_req *req)
+static void set_request(xfer *x, const mw_http_req *req)
 {
     CURL *c = x->easy;
 
-    if (!x->h->keepalive)
-        curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
     curl_easy_setopt(c, CURLOPT_URL, req->url);
-    curl_easy_setopt(c, CURLOPT_PRIVATE, x);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
                      req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                      req->connect_timeout_ms > 0 ? req->connect_timeout_ms
                                                  : DEFAULT_CONNECT_MS);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "moonwire/" MW_VERSION);
-    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-    /* the smallest curl allows: bodies are handed over by on_read */
-    curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
+    set_method(x, req->method);
+}
+
+/* Fresh per-request state of a transfer from the pool. */
+static int xfer_prepare(xfer *x, const mw_http_req *req, mw_http_cb cb,
+                        void *ud)
+{
+    x->cb = cb;
+    x->ud = ud;
+    x->max_body = req->max_body ? req->max_body : DEFAULT_MAX_BODY;
+    x->body_len = 0;
+    x->body_off = 0;
+    x->errbuf[0] = '\0';
+    x->resp.status = 0;
+    x->resp.error_code = NULL;
+    x->resp.error[0] = '\0';
+    x->resp.total_ms = 0;
+    x->prev = NULL;
+    if (req->body_len > 0) {
+        if (!(x->body = malloc(req->body_len)))
+            return -1;
+        memcpy(x->body, req->body, req->body_len);
+        x->body_len = req->body_len;
+    }
+    set_request(x, req);
+    return set_headers(x, req);
 }
 
 int mw_http_start(mw_http *h, const mw_http_req *req, mw_http_cb cb,
                   void *ud, mw_err *e)
 {
-    xfer *x = calloc(1, sizeof(*x));
+    xfer *x = xfer_get(h);
 
-    if (!x)
-        goto nomem;
-    x->h = h;
-    if (!(x->easy = easy_get(h)))
-        goto nomem;
-    x->cb = cb;
-    x->ud = ud;
-    x->max_body = req->max_body ? req->max_body : DEFAULT_MAX_BODY;
-    mw_buf_init(&x->resp.headers);
-    mw_buf_init(&x->resp.body);
-    if (req->body_len > 0) {
-        x->body = malloc(req->body_len);
-        if (!x->body)
-            goto nomem;
-        memcpy(x->body, req->body, req->body_len);
-        x->body_len = req->body_len;
+    if (!x || xfer_prepare(x, req, cb, ud) < 0) {
+        xfer_put(x);
+        mw_err_set(e, "E_NOMEM", "out of memory starting a request");
+        return -1;
     }
-    set_common(x, req);
-    if (set_method(x, req->method) < 0 || set_headers(x, req) < 0)
-        goto nomem;
     if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK) {
         mw_err_set(e, "E_HTTP_START", "cannot start request to %s", req->url);
-        xfer_free(x);
+        xfer_put(x);
         return -1;
     }
     x->next = h->active;
@@ -408,10 +455,6 @@ int mw_http_start(mw_http *h, const mw_http_req *req, mw_http_cb cb,
     h->active = x;
     h->pending++;
     return 0;
-nomem:
-    xfer_free(x);
-    mw_err_set(e, "E_NOMEM", "out of memory starting a request");
-    return -1;
 }
 
 size_t mw_http_pending(const mw_http *h)
@@ -450,10 +493,13 @@ void mw_http_destroy(mw_http *h)
         xfer *x = h->active;
         curl_multi_remove_handle(h->multi, x->easy);
         unlink_xfer(h, x);
-        xfer_free(x);
+        xfer_put(x);
     }
-    while (h->n_idle > 0)
-        curl_easy_cleanup(h->idle[--h->n_idle]);
+    while (h->n_idle > 0) {
+        xfer *x = h->idle[--h->n_idle];
+        curl_easy_cleanup(x->easy);
+        free(x);
+    }
     if (h->multi)
         curl_multi_cleanup(h->multi);
     if (h->timer)
