@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -37,6 +38,10 @@ struct mw_http {
     struct xfer *active; /* doubly linked, for destroy */
     struct xfer *idle[IDLE_MAX];
     int n_idle;
+    struct sock **socks;      /* by descriptor; NULL where none */
+    size_t n_socks;
+    struct sock *idle_socks;  /* idle connections still watched */
+    struct sock *dispatching; /* whose event is being handled */
 };
 
 typedef struct xfer {
@@ -54,25 +59,193 @@ typedef struct xfer {
     struct xfer *prev, *next;
 } xfer;
 
-typedef struct sock_ctx {
+/* A socket libcurl asked us to watch, with one libevent event that is
+ * changed in place when libcurl changes what it waits for. When a
+ * transfer ends, libcurl says REMOVE even though the connection stays open
+ * for the next request; a connection socket then stays registered for
+ * reading, so that a request on a kept-alive connection costs no epoll
+ * change. That is safe only because such a socket reaches on_close before
+ * it is closed: libevent must never believe a descriptor is watched once
+ * its number may belong to another socket. Idle connections are let go
+ * as soon as no transfer runs, so that an otherwise empty loop can end
+ * (`moonwire run` returns when it does). */
+typedef struct sock {
+    mw_http *h;
     struct event *ev;
-} sock_ctx;
+    curl_socket_t fd;
+    short kind;   /* EV_READ | EV_WRITE as registered; 0 for none */
+    int in_use;   /* libcurl watches it (a poll set, and no REMOVE since) */
+    int conn;     /* a connection socket (see on_sockopt) */
+    int released; /* let go while its event was handled; freed after */
+    struct sock *prev_idle, *next_idle; /* in h->idle_socks, or both NULL */
+} sock;
 
 static void check_done(mw_http *h);
+static void on_socket_event(evutil_socket_t fd, short what, void *arg);
+
+/* ---- sockets ------------------------------------------------------------- */
+
+static sock *sock_at(mw_http *h, curl_socket_t fd)
+{
+    return fd >= 0 && (size_t)fd < h->n_socks ? h->socks[fd] : NULL;
+}
+
+static sock *sock_add(mw_http *h, curl_socket_t fd)
+{
+    sock *sk;
+
+    if ((size_t)fd >= h->n_socks) {
+        size_t n = (size_t)fd < 64 ? 64 : 2 * (size_t)fd;
+        sock **t = realloc(h->socks, n * sizeof(*t));
+
+        if (!t)
+            return NULL;
+        memset(t + h->n_socks, 0, (n - h->n_socks) * sizeof(*t));
+        h->socks = t;
+        h->n_socks = n;
+    }
+    if (!(sk = calloc(1, sizeof(*sk))))
+        return NULL;
+    sk->h = h;
+    sk->fd = fd;
+    h->socks[fd] = sk;
+    return sk;
+}
+
+/* Registers the socket for kind (0: for nothing). */
+static int sock_watch(sock *sk, short kind)
+{
+    struct event_base *base = sk->h->base;
+
+    if (kind == sk->kind)
+        return 0;
+    if (sk->kind && event_del(sk->ev) < 0)
+        return -1;
+    sk->kind = 0;
+    if (!kind)
+        return 0;
+    if (!sk->ev)
+        sk->ev = event_new(base, sk->fd, kind | EV_PERSIST, on_socket_event, sk);
+    else if (event_assign(sk->ev, base, sk->fd, kind | EV_PERSIST,
+                          on_socket_event, sk) < 0)
+        return -1;
+    if (!sk->ev || event_add(sk->ev, NULL) < 0)
+        return -1;
+    sk->kind = kind;
+    return 0;
+}
+
+static int is_idle(const mw_http *h, const sock *sk)
+{
+    return sk->prev_idle || h->idle_socks == sk;
+}
+
+static void idle_add(mw_http *h, sock *sk)
+{
+    sk->prev_idle = NULL;
+    sk->next_idle = h->idle_socks;
+    if (h->idle_socks)
+        h->idle_socks->prev_idle = sk;
+    h->idle_socks = sk;
+}
+
+static void idle_remove(mw_http *h, sock *sk)
+{
+    if (!is_idle(h, sk))
+        return;
+    if (sk->prev_idle)
+        sk->prev_idle->next_idle = sk->next_idle;
+    else
+        h->idle_socks = sk->next_idle;
+    if (sk->next_idle)
+        sk->next_idle->prev_idle = sk->prev_idle;
+    sk->prev_idle = sk->next_idle = NULL;
+}
+
+/* Called when no transfer runs: see sock. */
+static void idle_unwatch(mw_http *h)
+{
+    while (h->idle_socks) {
+        sock *sk = h->idle_socks;
+
+        idle_remove(h, sk);
+        sock_watch(sk, 0);
+    }
+}
+
+static void sock_free(sock *sk)
+{
+    if (sk->ev)
+        event_free(sk->ev);
+    free(sk);
+}
+
+/* Stops watching a socket and forgets it; the memory waits for the end of
+ * the event being handled if it is that socket's. */
+static void sock_release(mw_http *h, sock *sk)
+{
+    idle_remove(h, sk);
+    sock_watch(sk, 0);
+    h->socks[sk->fd] = NULL;
+    if (sk == h->dispatching)
+        sk->released = 1;
+    else
+        sock_free(sk);
+}
+
+/* CURLOPT_SOCKOPTFUNCTION: marks the sockets of connections, the ones
+ * libcurl closes through on_close. */
+static int on_sockopt(void *clientp, curl_socket_t fd, curlsocktype purpose)
+{
+    mw_http *h = clientp;
+    sock *sk = sock_at(h, fd);
+
+    if (purpose != CURLSOCKTYPE_IPCXN)
+        return CURL_SOCKOPT_OK;
+    if (sk)
+        sock_release(h, sk); /* left over from an earlier socket */
+    if (!(sk = sock_add(h, fd)))
+        return CURL_SOCKOPT_ERROR;
+    sk->conn = 1;
+    return CURL_SOCKOPT_OK;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION */
+static int on_close(void *clientp, curl_socket_t fd)
+{
+    mw_http *h = clientp;
+    sock *sk = sock_at(h, fd);
+
+    if (sk)
+        sock_release(h, sk);
+    return close(fd);
+}
 
 /* ---- libevent glue ------------------------------------------------------- */
 
 static void on_socket_event(evutil_socket_t fd, short what, void *arg)
 {
-    mw_http *h = arg;
+    sock *sk = arg;
+    mw_http *h = sk->h;
     int flags = 0;
     int running;
 
+    /* An idle connection became readable: the peer closed it, most
+     * likely. libcurl checks a connection before it reuses one. */
+    if (!sk->in_use) {
+        idle_remove(h, sk);
+        sock_watch(sk, 0);
+        return;
+    }
     if (what & EV_READ)
         flags |= CURL_CSELECT_IN;
     if (what & EV_WRITE)
         flags |= CURL_CSELECT_OUT;
+    h->dispatching = sk;
     curl_multi_socket_action(h->multi, fd, flags, &running);
+    h->dispatching = NULL;
+    if (sk->released)
+        sock_free(sk);
     check_done(h);
 }
 
@@ -87,21 +260,26 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     check_done(h);
 }
 
-/* CURLMOPT_SOCKETFUNCTION: keep one persistent event per socket. */
+/* CURLMOPT_SOCKETFUNCTION */
 static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp,
                           void *socketp)
 {
     mw_http *h = userp;
-    sock_ctx *sc = socketp;
-    short kind = EV_PERSIST;
+    sock *sk = sock_at(h, s);
+    short kind = 0;
 
     (void)easy;
+    (void)socketp;
     if (what == CURL_POLL_REMOVE) {
-        if (sc) {
-            event_free(sc->ev);
-            free(sc);
-            curl_multi_assign(h->multi, s, NULL);
-        }
+        if (!sk)
+            return 0;
+        sk->in_use = 0;
+        if (!sk->conn)
+            sock_release(h, sk);
+        else if (sk->kind & EV_WRITE)
+            return sock_watch(sk, 0); /* it would wake the loop at once */
+        else if (sk->kind)
+            idle_add(h, sk);
         return 0;
     }
     if (what & CURL_POLL_IN) {
@@ -115,19 +293,11 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp,
     }
     if (what & CURL_POLL_OUT)
         kind |= EV_WRITE;
-    if (!sc) {
-        sc = calloc(1, sizeof(*sc));
-        if (!sc)
-            return -1;
-        curl_multi_assign(h->multi, s, sc);
-    } else {
-        event_del(sc->ev);
-        event_free(sc->ev);
-    }
-    sc->ev = event_new(h->base, s, kind, on_socket_event, h);
-    if (!sc->ev)
+    if (!sk && !(sk = sock_add(h, s)))
         return -1;
-    return event_add(sc->ev, NULL);
+    idle_remove(h, sk);
+    sk->in_use = 1;
+    return sock_watch(sk, kind);
 }
 
 /* CURLMOPT_TIMERFUNCTION: arm or disarm the one multi timer. */
@@ -218,6 +388,10 @@ static void set_constant(xfer *x)
     curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
     curl_easy_setopt(c, CURLOPT_READDATA, x);
     curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+    curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
+    curl_easy_setopt(c, CURLOPT_SOCKOPTDATA, x->h);
+    curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, on_close);
+    curl_easy_setopt(c, CURLOPT_CLOSESOCKETDATA, x->h);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -336,6 +510,8 @@ static void check_done(mw_http *h)
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
         finish(h, x, msg->data.result);
     }
+    if (h->pending == 0)
+        idle_unwatch(h);
 }
 
 /* ---- setup --------------------------------------------------------------- */
@@ -500,8 +676,13 @@ void mw_http_destroy(mw_http *h)
         curl_easy_cleanup(x->easy);
         free(x);
     }
+    /* closes the connections, through on_close */
     if (h->multi)
         curl_multi_cleanup(h->multi);
+    for (size_t i = 0; i < h->n_socks; i++)
+        if (h->socks[i])
+            sock_free(h->socks[i]);
+    free(h->socks);
     if (h->timer)
         event_free(h->timer);
     free(h);
