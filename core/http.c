@@ -42,6 +42,8 @@ struct mw_http {
     size_t n_socks;
     struct sock *idle_socks;  /* idle connections still watched */
     struct sock *dispatching; /* whose event is being handled */
+    unsigned rx_turn;         /* counts socket actions, see note_rx */
+    int rx_partial;           /* transfers part-answered in this turn */
 };
 
 typedef struct xfer {
@@ -56,6 +58,7 @@ typedef struct xfer {
     void *ud;
     mw_http_resp resp;
     char errbuf[CURL_ERROR_SIZE];
+    unsigned rx_turn; /* the last turn in which answer bytes came */
     struct xfer *prev, *next;
 } xfer;
 
@@ -142,6 +145,8 @@ static int is_idle(const mw_http *h, const sock *sk)
 
 static void idle_add(mw_http *h, sock *sk)
 {
+    if (is_idle(h, sk))
+        return;
     sk->prev_idle = NULL;
     sk->next_idle = h->idle_socks;
     if (h->idle_socks)
@@ -223,6 +228,20 @@ static int on_close(void *clientp, curl_socket_t fd)
 
 /* ---- libevent glue ------------------------------------------------------- */
 
+/* Sends the ACK the kernel is holding back. A peer that writes its headers
+ * and body in two segments (Nagle on its side) sends the second only once
+ * the first is acknowledged, and our delayed ACK would make that 40 ms a
+ * request. Needed only when a read left an answer incomplete, which
+ * answers in one segment never do. */
+static void ack_now(curl_socket_t fd)
+{
+#ifdef TCP_QUICKACK
+    setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &(int){1}, sizeof(int));
+#else
+    (void)fd;
+#endif
+}
+
 static void on_socket_event(evutil_socket_t fd, short what, void *arg)
 {
     sock *sk = arg;
@@ -242,11 +261,17 @@ static void on_socket_event(evutil_socket_t fd, short what, void *arg)
     if (what & EV_WRITE)
         flags |= CURL_CSELECT_OUT;
     h->dispatching = sk;
+    h->rx_turn++;
+    h->rx_partial = 0;
     curl_multi_socket_action(h->multi, fd, flags, &running);
+    check_done(h);
     h->dispatching = NULL;
+    /* Answers read in this turn came on this socket, but for those of
+     * transfers whose timers expired meanwhile, which are rare. */
     if (sk->released)
         sock_free(sk);
-    check_done(h);
+    else if (h->rx_partial > 0)
+        ack_now(fd);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -256,6 +281,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    h->rx_turn++;
+    h->rx_partial = 0;
     curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     check_done(h);
 }
@@ -282,15 +309,8 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp,
             idle_add(h, sk);
         return 0;
     }
-    if (what & CURL_POLL_IN) {
+    if (what & CURL_POLL_IN)
         kind |= EV_READ;
-        /* Acknowledge at once while waiting for an answer: a peer that
-         * writes its headers and body in two segments (Nagle on its side)
-         * otherwise waits out our delayed ACK, 40 ms a request. */
-#ifdef TCP_QUICKACK
-        setsockopt(s, IPPROTO_TCP, TCP_QUICKACK, &(int){1}, sizeof(int));
-#endif
-    }
     if (what & CURL_POLL_OUT)
         kind |= EV_WRITE;
     if (!sk && !(sk = sock_add(h, s)))
@@ -316,11 +336,22 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 
 /* ---- transfers ----------------------------------------------------------- */
 
+/* Counts, once a turn, a transfer that received answer bytes in it;
+ * finish() takes it back off if the answer was complete. */
+static void note_rx(xfer *x)
+{
+    if (x->rx_turn != x->h->rx_turn) {
+        x->rx_turn = x->h->rx_turn;
+        x->h->rx_partial++;
+    }
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
     xfer *x = arg;
     size_t len = size * n;
 
+    note_rx(x);
     if (x->resp.body.len + len > x->max_body) {
         snprintf(x->resp.error, sizeof(x->resp.error),
                  "response body larger than %zu bytes", x->max_body);
@@ -336,6 +367,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
     size_t len = size * n;
     size_t end = len;
 
+    note_rx(x);
     /* A new status line (after 100 Continue or a redirect) starts over. */
     if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
         mw_buf_reset(&x->resp.headers);
@@ -491,6 +523,8 @@ static void finish(mw_http *h, xfer *x, CURLcode rc)
     }
     if (rc != CURLE_OK)
         x->resp.status = 0;
+    if (x->rx_turn == h->rx_turn)
+        h->rx_partial--;
     curl_multi_remove_handle(h->multi, x->easy);
     unlink_xfer(h, x);
     x->cb(&x->resp, x->ud);
@@ -595,6 +629,7 @@ static int xfer_prepare(xfer *x, const mw_http_req *req, mw_http_cb cb,
     x->body_len = 0;
     x->body_off = 0;
     x->errbuf[0] = '\0';
+    x->rx_turn = 0;
     x->resp.status = 0;
     x->resp.error_code = NULL;
     x->resp.error[0] = '\0';
