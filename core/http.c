@@ -35,6 +35,7 @@ struct mw_http {
     struct event *timer;
     size_t pending;
     int keepalive;       /* reuse connections (MOONWIRE_HTTP_KEEPALIVE) */
+    int proxy_env;       /* a proxy variable was set at start */
     struct xfer *active; /* doubly linked, for destroy */
     struct xfer *idle[IDLE_MAX];
     int n_idle;
@@ -411,6 +412,12 @@ static void set_constant(xfer *x)
 
     if (!x->h->keepalive)
         curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+    /* Without a proxy variable, libcurl would still look for five of them
+     * on every request; the empty strings say "none" once. */
+    if (!x->h->proxy_env) {
+        curl_easy_setopt(c, CURLOPT_PROXY, "");
+        curl_easy_setopt(c, CURLOPT_NOPROXY, "");
+    }
     curl_easy_setopt(c, CURLOPT_PRIVATE, x);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -673,6 +680,20 @@ size_t mw_http_pending(const mw_http *h)
     return h ? h->pending : 0;
 }
 
+/* Whether the environment names a proxy the way libcurl reads it (it
+ * ignores HTTP_PROXY on purpose; no_proxy matters only beside a proxy). */
+static int proxy_env_set(void)
+{
+    static const char *const names[] = {
+        "http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+    };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (getenv(names[i]))
+            return 1;
+    return 0;
+}
+
 mw_http *mw_http_create(struct event_base *base, mw_err *e)
 {
     mw_http *h = calloc(1, sizeof(*h));
@@ -686,6 +707,7 @@ mw_http *mw_http_create(struct event_base *base, mw_err *e)
     h->base = base;
     /* Connections are reused; MOONWIRE_HTTP_KEEPALIVE=0 opens a new one
      * for every request, for peers that mishandle reuse. */
+    h->proxy_env = proxy_env_set();
     h->keepalive = !(getenv("MOONWIRE_HTTP_KEEPALIVE") &&
                      strcmp(getenv("MOONWIRE_HTTP_KEEPALIVE"), "0") == 0);
     curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
