@@ -44,7 +44,7 @@ struct mw_http {
     struct sock *idle_socks;  /* idle connections still watched */
     struct sock *dispatching; /* whose event is being handled */
     unsigned rx_turn;         /* counts socket actions, see note_rx */
-    int rx_partial;           /* transfers part-answered in this turn */
+    struct xfer *rx;          /* answered in part in this turn */
 };
 
 typedef struct xfer {
@@ -59,7 +59,9 @@ typedef struct xfer {
     void *ud;
     mw_http_resp resp;
     char errbuf[CURL_ERROR_SIZE];
+    curl_socket_t fd; /* the last socket libcurl watched for it */
     unsigned rx_turn; /* the last turn in which answer bytes came */
+    struct xfer *rx_next;
     struct xfer *prev, *next;
 } xfer;
 
@@ -243,6 +245,28 @@ static void ack_now(curl_socket_t fd)
 #endif
 }
 
+static void turn_begin(mw_http *h)
+{
+    h->rx_turn++;
+    h->rx = NULL;
+}
+
+/* After a socket action: collects finished transfers, then acknowledges
+ * for each one left with part of its answer. A transfer that has kept its
+ * connection since the last one ended there may not have told us its
+ * socket; `fallback` is the socket the action was for, if any. */
+static void turn_end(mw_http *h, curl_socket_t fallback)
+{
+    check_done(h);
+    for (xfer *x = h->rx; x; x = x->rx_next) {
+        curl_socket_t fd = x->fd != CURL_SOCKET_BAD ? x->fd : fallback;
+
+        if (fd != CURL_SOCKET_BAD)
+            ack_now(fd);
+    }
+    h->rx = NULL;
+}
+
 static void on_socket_event(evutil_socket_t fd, short what, void *arg)
 {
     sock *sk = arg;
@@ -262,17 +286,12 @@ static void on_socket_event(evutil_socket_t fd, short what, void *arg)
     if (what & EV_WRITE)
         flags |= CURL_CSELECT_OUT;
     h->dispatching = sk;
-    h->rx_turn++;
-    h->rx_partial = 0;
+    turn_begin(h);
     curl_multi_socket_action(h->multi, fd, flags, &running);
-    check_done(h);
+    turn_end(h, fd);
     h->dispatching = NULL;
-    /* Answers read in this turn came on this socket, but for those of
-     * transfers whose timers expired meanwhile, which are rare. */
     if (sk->released)
         sock_free(sk);
-    else if (h->rx_partial > 0)
-        ack_now(fd);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -282,10 +301,9 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    h->rx_turn++;
-    h->rx_partial = 0;
+    turn_begin(h);
     curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    check_done(h);
+    turn_end(h, CURL_SOCKET_BAD);
 }
 
 /* CURLMOPT_SOCKETFUNCTION */
@@ -294,9 +312,9 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp,
 {
     mw_http *h = userp;
     sock *sk = sock_at(h, s);
+    xfer *x = NULL;
     short kind = 0;
 
-    (void)easy;
     (void)socketp;
     if (what == CURL_POLL_REMOVE) {
         if (!sk)
@@ -314,6 +332,8 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp,
         kind |= EV_READ;
     if (what & CURL_POLL_OUT)
         kind |= EV_WRITE;
+    if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x) == CURLE_OK && x)
+        x->fd = s;
     if (!sk && !(sk = sock_add(h, s)))
         return -1;
     idle_remove(h, sk);
@@ -337,14 +357,30 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 
 /* ---- transfers ----------------------------------------------------------- */
 
-/* Counts, once a turn, a transfer that received answer bytes in it;
- * finish() takes it back off if the answer was complete. */
+/* Lists, once a turn, a transfer that received answer bytes in it;
+ * finish() takes it off again if the answer was complete. */
 static void note_rx(xfer *x)
 {
-    if (x->rx_turn != x->h->rx_turn) {
-        x->rx_turn = x->h->rx_turn;
-        x->h->rx_partial++;
+    mw_http *h = x->h;
+
+    if (x->rx_turn != h->rx_turn) {
+        x->rx_turn = h->rx_turn;
+        x->rx_next = h->rx;
+        h->rx = x;
     }
+}
+
+static void forget_rx(mw_http *h, xfer *x)
+{
+    xfer **p = &h->rx;
+
+    if (x->rx_turn != h->rx_turn)
+        return;
+    while (*p && *p != x)
+        p = &(*p)->rx_next;
+    if (*p)
+        *p = x->rx_next;
+    x->rx_turn = 0;
 }
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
@@ -530,8 +566,7 @@ static void finish(mw_http *h, xfer *x, CURLcode rc)
     }
     if (rc != CURLE_OK)
         x->resp.status = 0;
-    if (x->rx_turn == h->rx_turn)
-        h->rx_partial--;
+    forget_rx(h, x);
     curl_multi_remove_handle(h->multi, x->easy);
     unlink_xfer(h, x);
     x->cb(&x->resp, x->ud);
@@ -636,6 +671,7 @@ static int xfer_prepare(xfer *x, const mw_http_req *req, mw_http_cb cb,
     x->body_len = 0;
     x->body_off = 0;
     x->errbuf[0] = '\0';
+    x->fd = CURL_SOCKET_BAD;
     x->rx_turn = 0;
     x->resp.status = 0;
     x->resp.error_code = NULL;
