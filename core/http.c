@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* libcurl multi on libevent: sockets and the single multi timer become
  * libevent events, and finished transfers are collected after each action.
- * Request bodies go through a read callback that refuses to rewind, so
- * libcurl can never re-send a POST on its own. */
+ * libcurl never sends a request body twice on its own: see on_prereq and
+ * on_seek. */
 #include "http.h"
 
 #include <math.h>
@@ -59,6 +59,8 @@ typedef struct xfer {
     void *ud;
     mw_http_resp resp;
     char errbuf[CURL_ERROR_SIZE];
+    int in_memory;    /* the body is libcurl's to send (CURLOPT_POSTFIELDS) */
+    int attempts;     /* times libcurl was about to send the request */
     curl_socket_t fd; /* the last socket libcurl watched for it */
     unsigned rx_turn; /* the last turn in which answer bytes came */
     struct xfer *rx_next;
@@ -431,14 +433,39 @@ static size_t on_read(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
-/* Refusing to seek is what stops libcurl from re-sending a request body on
- * a fresh connection after a reused one died mid-request. */
+/* A body goes through on_read only when redirects may be followed (GET
+ * or HEAD with a body). Refusing to seek is what stops libcurl from
+ * re-sending it, on a fresh connection after a reused one died
+ * mid-request or to a redirect's target. */
 static int on_seek(void *arg, curl_off_t offset, int origin)
 {
     (void)arg;
     (void)offset;
     (void)origin;
     return CURL_SEEKFUNC_CANTSEEK;
+}
+
+/* CURLOPT_PREREQFUNCTION: called each time libcurl is about to send the
+ * request. Any other body is handed over in memory, so that it leaves in
+ * one write with the headers; libcurl could then send it again by itself
+ * when a reused connection dies under the first attempt, so a second
+ * attempt is refused: whether to retry is the node's decision. */
+static int on_prereq(void *arg, char *remote_ip, char *local_ip,
+                     int remote_port, int local_port)
+{
+    xfer *x = arg;
+
+    (void)remote_ip;
+    (void)local_ip;
+    (void)remote_port;
+    (void)local_port;
+    if (!x->in_memory || x->attempts++ == 0)
+        return CURL_PREREQFUNC_OK;
+    x->resp.error_code = "E_HTTP_CONNECTION_LOST";
+    snprintf(x->resp.error, sizeof(x->resp.error), "the connection was "
+             "lost after the request was sent; it was not sent again, and "
+             "the target may have processed it");
+    return CURL_PREREQFUNC_ABORT;
 }
 
 /* Options that are the same for every request of this client. */
@@ -463,6 +490,8 @@ static void set_constant(xfer *x)
     curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
     curl_easy_setopt(c, CURLOPT_READDATA, x);
     curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+    curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, on_prereq);
+    curl_easy_setopt(c, CURLOPT_PREREQDATA, x);
     curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
     curl_easy_setopt(c, CURLOPT_SOCKOPTDATA, x->h);
     curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, on_close);
@@ -473,7 +502,7 @@ static void set_constant(xfer *x)
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, MAX_REDIRECTS);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "moonwire/" MW_VERSION);
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-    /* the smallest curl allows: bodies are handed over by on_read */
+    /* the smallest curl allows: only GET and HEAD bodies use on_read */
     curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
 }
 
@@ -603,6 +632,10 @@ static void set_method(xfer *x, const char *method)
     int has_body = x->body_len > 0 || post || strcasecmp(method, "PUT") == 0 ||
                    strcasecmp(method, "PATCH") == 0;
 
+    /* POSTFIELDS first: setting it also switches the handle to POST */
+    x->in_memory = has_body && !get && !head;
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+                     x->in_memory ? (x->body ? x->body : "") : NULL);
     curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
     if (head)
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
@@ -671,6 +704,7 @@ static int xfer_prepare(xfer *x, const mw_http_req *req, mw_http_cb cb,
     x->body_len = 0;
     x->body_off = 0;
     x->errbuf[0] = '\0';
+    x->attempts = 0;
     x->fd = CURL_SOCKET_BAD;
     x->rx_turn = 0;
     x->resp.status = 0;
