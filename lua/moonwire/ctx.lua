@@ -20,24 +20,59 @@ Ctx.__metatable = false
 local M = { Ctx = Ctx }
 
 -- What the runtime keeps about each ctx, out of the node's reach: a node
--- (a user module above all) sees the ctx methods, not the execution.
+-- (a user module above all) sees the ctx methods, not the execution. The
+-- ctx of a sandboxed node keeps it in `private`, a weak table. The ctx the
+-- built-in nodes of an execution share, which no user code ever sees,
+-- keeps it in a field of its own (OWN): the execution holds that ctx, and
+-- a weak table whose value leads back to its key would keep both alive.
 local private = setmetatable({}, { __mode = "k" })
+local OWN = {}
+
+local function state(ctx)
+  return rawget(ctx, OWN) or private[ctx]
+end
 
 
---- Creates the ctx for one node run.
+-- The node as ctx.node shows it, made once per workflow node for the
+-- built-in types (which change nothing they are given).
+local function node_view(node)
+  local view = node.view
+  if not view then
+    view = { id = node.id, type = node.type, label = node.label }
+    node.view = view
+  end
+  return view
+end
+
+--- The ctx for one node run. The built-in node types of an execution
+--- share one ctx, moved on from node to node; a sandboxed node gets one
+--- of its own, which nothing else sees.
 ---@param exec table the execution (runtime.prepare)
 ---@param node table the workflow node {id, type, config}
 ---@param entry table the node's trace entry, filled in as it runs
 function M.new(exec, node, entry)
-  local ctx = setmetatable({
-    node = { id = node.id, type = node.type, label = node.label },
+  local sandboxed = node.module == nil or node.module.sandboxed == true
+  local ctx = not sandboxed and exec.ctx
+  if ctx then
+    ctx.node = node_view(node)
+    rawget(ctx, OWN).entry = entry
+    return ctx
+  end
+  ctx = setmetatable({
+    node = sandboxed and { id = node.id, type = node.type, label = node.label }
+      or node_view(node),
     integration = exec.vars.integration,
     incident_id = exec.incident_id,
     share_id = exec.share_id,
     live = exec.live,
   }, Ctx)
-  private[ctx] = { exec = exec, entry = entry,
-    sandboxed = node.module ~= nil and node.module.sandboxed }
+  local own = { exec = exec, entry = entry, sandboxed = sandboxed }
+  if sandboxed then
+    private[ctx] = own
+  else
+    rawset(ctx, OWN, own)
+    exec.ctx = ctx
+  end
   return ctx
 end
 
@@ -51,14 +86,14 @@ end
 --- The execution behind a ctx, for runtime modules (oauth); nil for
 --- anything that is not a ctx.
 function M.exec_of(ctx)
-  local p = private[ctx]
+  local p = type(ctx) == "table" and state(ctx)
   return p and p.exec
 end
 
 --- Reads a variable by path (`createResponse.id`); nil when missing.
 ---@param p string
 function Ctx:get(p)
-  return path.get(private[self].exec.vars, p)
+  return path.get(state(self).exec.vars, p)
 end
 
 --- Sets a variable (a name or a path) and records it as node output;
@@ -67,14 +102,14 @@ end
 ---@param value any
 ---@param opts table|nil
 function Ctx:set(p, value, opts)
-  local exec = private[self].exec
+  local exec = state(self).exec
   local ok, err = path.set(exec.vars, p, value)
   if not ok then error(err, 2) end
   -- a set inside a value may change one that was sent as a body
   if exec.sent and find(p, "[.%[]") then M.forget_sent(exec) end
-  local out = private[self].entry.output or {}
+  local out = state(self).entry.output or {}
   out[p] = (opts and opts.secret) and "[redacted]" or value
-  private[self].entry.output = out
+  state(self).entry.output = out
 end
 
 --- Marks a value as secret for this execution: it is replaced by
@@ -82,14 +117,14 @@ end
 ---@param value string
 function Ctx:redact(value)
   if type(value) == "string" and #value >= 4 then
-    local list = private[self].exec.secrets
+    local list = state(self).exec.secrets
     list[#list + 1] = value
   end
 end
 
 --- All variables (read-only by convention).
 function Ctx:vars()
-  return private[self].exec.vars
+  return state(self).exec.vars
 end
 
 local function template_error(self, what, err)
@@ -110,7 +145,7 @@ end
 ---@return string|nil err
 function Ctx:render(src, opts)
   local template = require("moonwire.template")
-  local exec = private[self].exec
+  local exec = state(self).exec
   if exec.sent and template.has_user_helpers() then M.forget_sent(exec) end
   opts = opts or {}
   local tpl, err = template.compile(src, {
@@ -127,7 +162,7 @@ end
 ---@param opts table|nil
 function Ctx:render_value(src, opts)
   local template = require("moonwire.template")
-  local exec = private[self].exec
+  local exec = state(self).exec
   if exec.sent and template.has_user_helpers() then M.forget_sent(exec) end
   opts = opts or {}
   local tpl, err = template.compile(src, {
@@ -145,7 +180,7 @@ end
 --- Logs a line tagged with the node; never pass secrets.
 function Ctx:log(level, fmt, ...)
   if not core.log_enabled(level) then return end
-  local exec = private[self].exec
+  local exec = state(self).exec
   local msg = select("#", ...) > 0 and format(fmt, ...) or tostring(fmt)
   msg = require("moonwire.runtime").scrub(exec, msg)
   core.log(level, format("[node:%s:%s] share=%s incident=%s %s", self.node.type,
@@ -155,7 +190,7 @@ end
 --- Pauses this execution (other executions go on).
 ---@param ms number
 function Ctx:sleep(ms)
-  local stub = private[self].exec.sleep_stub
+  local stub = state(self).exec.sleep_stub
   if stub then return stub(ms) end
   yield("sleep", ms)
 end
@@ -266,7 +301,7 @@ function Ctx:http(req)
       message = format("URL %q contains spaces or control characters", url) }
   end
   local body = req.body
-  local exec = private[self].exec
+  local exec = state(self).exec
   local headers = req.headers
   -- Every request a node sends for a share carries a key that is the same
   -- on every attempt and every re-run of that share, so that a target can
@@ -295,25 +330,25 @@ function Ctx:http(req)
     method = method, url = url, headers = shown,
     body = body and excerpt(body) or nil,
   }
-  local entry = private[self].entry
+  local entry = state(self).entry
   entry.requests = entry.requests or json.array()
   entry.requests[#entry.requests + 1] = record
   -- A body that is the JSON of a value (req.body_value) may be stored as a
   -- reference to the output holding that value, and that output's trace
   -- takes the text already written (daemon.save_execution).
   if type(req.body_value) == "table" and type(body) == "string"
-      and not private[self].sandboxed then
+      and not state(self).sandboxed then
     local sent = exec.sent or { records = {}, texts = {} }
     exec.sent = sent
     if record.body == body then sent.records[record] = req.body_value end
     sent.texts[req.body_value] = body
   end
 
-  if not private[self].exec.live then
+  if not state(self).exec.live then
     record.dry_run = true
     return { status = 0, headers = {}, body = "", dry_run = true }
   end
-  local send = private[self].exec.http_stub
+  local send = state(self).exec.http_stub
   if send then
     local raw = {}
     for _, l in ipairs(lines) do
@@ -358,7 +393,7 @@ end
 ---@param value any
 ---@param opts table|nil
 function Ctx:save_id(value, opts)
-  local exec = private[self].exec
+  local exec = state(self).exec
   if value == nil or value == null or value == "" then
     return nil, "the external ID is missing or empty"
   end
@@ -380,7 +415,7 @@ function Ctx:save_id(value, opts)
   end
   exec.vars.externalId = value
   exec.saved_id = value
-  private[self].entry.saved_id = value
+  state(self).entry.saved_id = value
   if opts and opts.unlock and exec.on_unlock then exec.on_unlock(exec) end
   return true
 end

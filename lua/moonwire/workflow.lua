@@ -564,6 +564,7 @@ local function build(doc, st)
     local node = {
       id = rec.id, type = rec.type, label = rec.label, config = rec.config,
       module = rec.module, index = rec.index, path = rec.path,
+      ports = rec.ports,
     }
     wf.nodes[#wf.nodes + 1] = node
     wf.by_id[rec.id] = node

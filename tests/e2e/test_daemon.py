@@ -690,6 +690,31 @@ def metrics():
         expect(st == 200 and v["status"] in ("ok", "ready"), name, v)
 
 
+@case("memory: the Lua heap stays level over thousands of shares")
+def heap_level():
+    iid, key = integration(D, "heap")
+
+    def heap_after(batch, n):
+        sids = [accept(D, key, incident("heap-%d-%d" % (batch, i // 2),
+                                        "new" if i % 2 == 0 else "ok",
+                                        seq=i))
+                for i in range(n)]
+        wait_done(D, sids[-1:], timeout=120)
+        wait_done(D, sids, timeout=120)
+        st, text, _ = D.api("GET", "/metrics", token="")
+        for line in text.splitlines():
+            if line.startswith("moonwire_lua_heap_bytes "):
+                return float(line.split()[1])
+        raise AssertionError("no heap gauge in /metrics")
+    heap_after(0, 300)  # warm: templates compiled, caches filled
+    first = heap_after(1, 1200)
+    second = heap_after(2, 1200)
+    # An execution's garbage is about 12 KB: a leak of it would add 14 MB
+    # here; the collector's own swing is a few MB.
+    expect(second - first < 8e6, "the heap grew by %d bytes over 1,200 "
+           "shares" % (second - first), first, second)
+
+
 # ---- delivery rules ---------------------------------------------------------
 
 @case("lock: updates posted behind a slow create wait, then go to the saved "
