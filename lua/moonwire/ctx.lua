@@ -117,7 +117,15 @@ end
 ---@param value string
 function Ctx:redact(value)
   if type(value) == "string" and #value >= 4 then
-    local list = state(self).exec.secrets
+    local exec = state(self).exec
+    local list = exec.secrets
+    if exec.secrets_shared then
+      -- the list is the integration's (runtime.prepare): this value is
+      -- the execution's alone
+      local own = {}
+      for i = 1, #list do own[i] = list[i] end
+      list, exec.secrets, exec.secrets_shared = own, own, false
+    end
     list[#list + 1] = value
   end
 end

@@ -513,8 +513,7 @@ local function start_share(job)
   if not exec then return fail_early(job, perr) end
   exec.share_id, exec.workflow_version = job.id, entry.version
   exec.inputs_by_version = true
-  exec.replay_of, exec.secrets = row.replay_of ~= null and row.replay_of or nil,
-    entry.secrets
+  exec.replay_of = row.replay_of ~= null and row.replay_of or nil
   exec.job, exec.batch = job, db.begin_batch
   exec.on_unlock, exec.on_finish = unlock_job, finish_job
   running = running + 1

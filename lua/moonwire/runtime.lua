@@ -448,18 +448,25 @@ function M.prepare(wf, value, opts)
     meta.event_type = meta.firstTime and "incident#new" or "incident#updated"
   end
   if meta.incident_id == nil then meta.incident_id = incident_id end
-  local secrets = {}
-  for _, v in ipairs(opts.secrets or {}) do secrets[#secrets + 1] = v end
-  for name, rec in pairs(opts.secrets and {} or core.settings(integration)) do
-    if rec.secret and #rec.value >= 4 then secrets[#secrets + 1] = rec.value end
-  end
-  for name, v in pairs(opts.settings or {}) do
-    if type(v) == "string" and #v >= 4 and is_secret_name(name) then
-      secrets[#secrets + 1] = v
+  -- What the execution scrubs from what it records: the caller's list
+  -- when it gives one (the daemon's holds every secret of the
+  -- integration), shared until a node adds to it (Ctx:redact copies it
+  -- first); else the secret settings and the settings named like secrets.
+  local secrets = opts.secrets
+  if not secrets then
+    secrets = {}
+    for _, rec in pairs(core.settings(integration)) do
+      if rec.secret and #rec.value >= 4 then secrets[#secrets + 1] = rec.value end
+    end
+    for name, v in pairs(opts.settings or {}) do
+      if type(v) == "string" and #v >= 4 and is_secret_name(name) then
+        secrets[#secrets + 1] = v
+      end
     end
   end
   return {
     wf = wf, vars = vars, integration = integration, secrets = secrets,
+    secrets_shared = opts.secrets ~= nil,
     incident_id = incident_id, live = opts.live ~= false,
     -- what firstTime reads is settled already: no history to record
     not_first = history.succeeded > 0 or link ~= nil,

@@ -59,3 +59,23 @@ describe("stored traces", function()
     expect(text:find("[redacted]", 1, true) ~= nil):to_be(true)
   end)
 end)
+
+describe("an execution's secrets", function()
+  it("are the integration's list, copied before a node adds to it", function()
+    local runtime = require("moonwire.runtime")
+    local ctxmod = require("moonwire.ctx")
+    local shared = { "integration-secret" }
+    local wf = assert(runtime.load_workflow({ format = 1, nodes = {
+      { id = "a", type = "transform", config = { template = "1", output = "x" } },
+    }, connections = json.array() }))
+    for _ = 1, 2 do
+      local exec = assert(runtime.prepare(wf, json.decode(SHARE), {
+        integration = "spec", settings = {}, settings_complete = true,
+        secrets = shared }))
+      expect(exec.secrets):to_be(shared)
+      ctxmod.new(exec, wf.nodes[1], {}):redact("a-token-of-this-run")
+      expect(exec.secrets[2]):to_be("a-token-of-this-run")
+    end
+    expect(#shared):to_be(1)
+  end)
+end)
