@@ -138,12 +138,18 @@ static void bind_all(lua_State *L, sqlite3_stmt *st)
 
 /* Steps st to its end and pushes its rows, a table of tables keyed by
  * column name. The names are pushed once, below the rows table's first
- * row, and reused for every row. Returns the last step's result. */
+ * row, and reused for every row. A statement with no result columns (a
+ * write) pushes the one shared empty table, read-only, instead of a new
+ * one. Returns the last step's result. */
 static int push_rows(lua_State *L, sqlite3_stmt *st)
 {
     int cols = sqlite3_column_count(st);
     int rows, rc, n = 0;
 
+    if (cols == 0) {
+        lua_pushvalue(L, lua_upvalueindex(3));
+        return sqlite3_step(st);
+    }
     lua_newtable(L);
     rows = lua_gettop(L);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -235,7 +241,14 @@ static int l_rollback(lua_State *L)
     return exec_simple(L, &r->rollback, "ROLLBACK");
 }
 
-/* Each function gets the runner and the cache table as upvalues. */
+static int read_only(lua_State *L)
+{
+    return luaL_error(L, "the rows of a statement without results are "
+                         "read-only");
+}
+
+/* Each function gets the runner, the cache table and the empty rows
+ * table as upvalues. */
 void mw_sqlrun_register(lua_State *L, mw_sqlrun *r)
 {
     static const luaL_Reg fns[] = {{"sql", l_sql}, {"sql_begin", l_begin},
@@ -243,11 +256,20 @@ void mw_sqlrun_register(lua_State *L, mw_sqlrun *r)
                                    {"sql_rollback", l_rollback}, {NULL, NULL}};
 
     lua_newtable(L);
+    /* the rows of a write: empty, and kept so (see push_rows) */
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_pushcfunction(L, read_only);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
     for (const luaL_Reg *f = fns; f->name; f++) {
         lua_pushlightuserdata(L, r);
-        lua_pushvalue(L, -2);
-        lua_pushcclosure(L, f->func, 2);
-        lua_setfield(L, -3, f->name);
+        lua_pushvalue(L, -3);
+        lua_pushvalue(L, -3);
+        lua_pushcclosure(L, f->func, 3);
+        lua_setfield(L, -4, f->name);
     }
-    lua_pop(L, 1);
+    lua_pop(L, 2);
 }

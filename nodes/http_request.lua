@@ -163,14 +163,27 @@ local function content_type(headers)
   return nil
 end
 
+-- Render options, made once.
+local HEADERS_OPTS = { field = "config.headers" }
+local BODY_JSON = { mode = "json", field = "config.body" }
+local BODY_TEXT = { mode = "text", field = "config.body" }
+local URL_OPTS = { mode = "url", field = "config.url" }
+
+-- Header tables of configs whose headers hold no template: the same every
+-- run, so made once per node config (build_body may add Content-Type to
+-- one, which it would do on every run alike).
+local fixed_headers = setmetatable({}, { __mode = "k" })
+
 -- Headers as a table of strings, rendering values when templating is on.
 local function build_headers(ctx, config)
+  local fixed = fixed_headers[config]
+  if fixed then return fixed end
   local h = config.headers
   if h == nil or h == null or h == "" then return {} end
   if type(h) == "string" then
     local v, err
     if config.transform_request then
-      v, err = ctx:render_value(h, { field = "config.headers" })
+      v, err = ctx:render_value(h, HEADERS_OPTS)
     else
       v, err = json.decode(h)
     end
@@ -180,20 +193,25 @@ local function build_headers(ctx, config)
     end
     h = v
   end
-  local out = {}
+  local out, rendered = {}, h ~= config.headers
   for k, v in pairs(h) do
     if v ~= null then
       v = type(v) == "string" and v or (json.encode(v) or tostring(v))
       if config.transform_request and type(h) == "table" and v:find("{{", 1, true) then
         local r, err = ctx:render(v, { field = "config.headers." .. k })
         if not r then return nil, err end
-        v = r
+        v, rendered = r, true
       end
       out[k] = v
     end
   end
+  if not rendered then fixed_headers[config] = out end
   return out
 end
+
+-- Node configs whose body is one {{variable}}: config -> its path, or
+-- false.
+local only_variable = setmetatable({}, { __mode = "k" })
 
 local function build_body(ctx, config, headers)
   local b = config.body
@@ -208,7 +226,11 @@ local function build_body(ctx, config, headers)
   if not config.transform_request then return b end
   -- A JSON body that is one variable ({{createPayload}}) is that value's
   -- JSON: no template pass and no second parse.
-  local only = b:match("^%s*{{%s*([%w_]+[%w_.]*)%s*}}%s*$")
+  local only = only_variable[config]
+  if only == nil then
+    only = b:match("^%s*{{%s*([%w_]+[%w_.]*)%s*}}%s*$") or false
+    only_variable[config] = only
+  end
   if only and ctype and ctype:find("json", 1, true) then
     local v = ctx:get(only)
     if v ~= nil then
@@ -217,7 +239,7 @@ local function build_body(ctx, config, headers)
     end
   end
   local is_json = ctype and ctype:find("json", 1, true)
-  return ctx:render(b, { mode = is_json and "json" or "text", field = "config.body" })
+  return ctx:render(b, is_json and BODY_JSON or BODY_TEXT)
 end
 
 local function describe_failure(method, url, res, err)
@@ -234,7 +256,7 @@ function M.run(ctx, config)
   local method = config.method or "POST"
   local url, err = config.url, nil
   if config.transform_request then
-    url, err = ctx:render(config.url, { mode = "url", field = "config.url" })
+    url, err = ctx:render(config.url, URL_OPTS)
     if not url then return nil, err end
   end
   if not url:match("^[hH][tT][tT][pP][sS]?://[^/]") then

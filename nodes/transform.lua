@@ -32,14 +32,25 @@ function M.outputs(config)
   return { config.output }
 end
 
+-- Render options by output mode and missing-value mode, made once.
+local OPTS = {}
+for _, mode in ipairs({ "json", "text" }) do
+  OPTS[mode] = {}
+  for _, missing in ipairs({ "null", "empty", "error" }) do
+    OPTS[mode][missing] = { mode = mode, missing = missing,
+      field = "config.template" }
+  end
+end
+
 function M.run(ctx, config)
   local value, err
-  if config.mode == "text" then
-    value, err = ctx:render(config.template, { mode = "text",
-      missing = config.missing, field = "config.template" })
+  local mode = config.mode == "text" and "text" or "json"
+  local opts = OPTS[mode][config.missing or "null"]
+    or { mode = mode, missing = config.missing, field = "config.template" }
+  if mode == "text" then
+    value, err = ctx:render(config.template, opts)
   else
-    value, err = ctx:render_value(config.template, {
-      missing = config.missing, field = "config.template" })
+    value, err = ctx:render_value(config.template, opts)
   end
   if value == nil then return nil, err end
   ctx:set(config.output, value)

@@ -145,6 +145,8 @@ local function template_error(self, what, err)
     self.node.id, where, msg)
 end
 
+local NO_OPTS = {}
+
 --- Renders a template to text. opts.mode: "text" (default), "json", "html";
 --- opts.field names the config field for errors.
 ---@param src string
@@ -155,10 +157,9 @@ function Ctx:render(src, opts)
   local template = require("moonwire.template")
   local exec = state(self).exec
   if exec.sent and template.has_user_helpers() then M.forget_sent(exec) end
-  opts = opts or {}
-  local tpl, err = template.compile(src, {
-    mode = opts.mode or "text", missing = opts.missing, name = opts.field,
-  })
+  opts = opts or NO_OPTS
+  local tpl, err = template.compile_as(src, opts.mode or "text", opts.missing,
+    opts.field)
   if not tpl then return nil, template_error(self, opts.field, err) end
   local out, rerr = tpl:render(exec.vars)
   if not out then return nil, template_error(self, opts.field, rerr) end
@@ -172,10 +173,8 @@ function Ctx:render_value(src, opts)
   local template = require("moonwire.template")
   local exec = state(self).exec
   if exec.sent and template.has_user_helpers() then M.forget_sent(exec) end
-  opts = opts or {}
-  local tpl, err = template.compile(src, {
-    mode = "json", missing = opts.missing, name = opts.field,
-  })
+  opts = opts or NO_OPTS
+  local tpl, err = template.compile_as(src, "json", opts.missing, opts.field)
   if not tpl then return nil, template_error(self, opts.field, err) end
   -- values may share parts when no code of the node path can change one
   local share = exec.wf ~= nil and exec.wf.builtin_only
@@ -217,27 +216,28 @@ local function add_header(lines, shown, name, value)
   return true
 end
 
-local function header_lines(headers)
+-- The request's header lines and what the trace shows of them: a list
+-- of {name, value} in its order, a map's lines sorted (so the same map
+-- always goes out the same way). extra_name and extra_value add one
+-- header more (the idempotency key).
+local function header_lines(headers, extra_name, extra_value)
   local lines, shown = {}, {}
-  if headers then
-    if json.is_array(headers) or headers[1] ~= nil then
-      for _, h in ipairs(headers) do
-        local ok, err = add_header(lines, shown, h.name or h[1], h.value or h[2])
+  local listed = headers and (json.is_array(headers) or headers[1] ~= nil)
+  if listed then
+    for _, h in ipairs(headers) do
+      local ok, err = add_header(lines, shown, h.name or h[1], h.value or h[2])
+      if not ok then return nil, nil, err end
+    end
+  elseif headers then
+    for k, v in pairs(headers) do
+      if v ~= null then
+        local ok, err = add_header(lines, shown, k, v)
         if not ok then return nil, nil, err end
-      end
-    else
-      local names = {}
-      for k in pairs(headers) do names[#names + 1] = k end
-      table.sort(names)
-      for _, k in ipairs(names) do
-        local v = headers[k]
-        if v ~= null and v ~= nil then
-          local ok, err = add_header(lines, shown, k, v)
-          if not ok then return nil, nil, err end
-        end
       end
     end
   end
+  if extra_name then add_header(lines, shown, extra_name, extra_value) end
+  if not listed then table.sort(lines) end
   return lines, shown
 end
 
@@ -248,18 +248,6 @@ local function has_key_ci(headers, name)
     if type(key) == "string" and lower(key) == name then return true end
   end
   return false
-end
-
--- A header map to add to: lists of {name, value} become a map.
-local function copy_headers(headers)
-  local out = {}
-  if type(headers) ~= "table" then return out end
-  if json.is_array(headers) or headers[1] ~= nil then
-    for _, h in ipairs(headers) do out[h.name or h[1]] = h.value or h[2] end
-  else
-    for k, v in pairs(headers) do out[k] = v end
-  end
-  return out
 end
 
 local function has_header(lines, name)
@@ -314,13 +302,12 @@ function Ctx:http(req)
   -- Every request a node sends for a share carries a key that is the same
   -- on every attempt and every re-run of that share, so that a target can
   -- tell a repeat from a new request.
+  local key
   if exec.share_id and method ~= "GET" and method ~= "HEAD"
       and not has_key_ci(headers, "idempotency-key") then
-    headers = copy_headers(headers)
-    headers["Idempotency-Key"] = format("mw-%s-%s", tostring(exec.share_id),
-      self.node.id)
+    key = format("mw-%s-%s", tostring(exec.share_id), self.node.id)
   end
-  local lines, shown, herr = header_lines(headers)
+  local lines, shown, herr = header_lines(headers, key and "Idempotency-Key", key)
   if not lines then return nil, { code = "E_HTTP_HEADER", message = herr } end
   if type(body) == "table" then
     local text, err = json.encode(body)

@@ -350,14 +350,7 @@ function M.save_execution(exec)
   local secrets = exec.secrets or M.secrets_of(exec.integration, exec.wf)
   local trace = M.trace_text(exec, secrets)
   if exec.error then exec.error = M.scrub(exec.error, secrets) end
-  return db.execution_insert({
-    share_id = exec.share_id, integration_id = exec.integration,
-    incident = exec.incident_id, status = exec.status, error = exec.error,
-    trace = trace, workflow_version = exec.workflow_version,
-    replay_of = exec.replay_of, live = exec.live,
-    started_at = exec.started_at, finished_at = core.time(),
-    duration_ms = exec.duration_ms,
-  })
+  return db.execution_insert(exec, trace, core.time())
 end
 
 local pump

@@ -307,11 +307,17 @@ local EXECUTION_INSERT = "INSERT INTO executions(share_id, integration_id,"
   .. " started_at, finished_at, duration_ms)"
   .. " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
-function M.execution_insert(e)
-  local _, _, id = q(EXECUTION_INSERT, e.share_id, e.integration_id,
-    e.incident, e.status, e.error or null, e.trace, e.workflow_version,
-    e.replay_of or null, e.live and 1 or 0, e.started_at, e.finished_at,
-    e.duration_ms)
+--- Stores a finished execution: its share_id, integration, incident_id,
+--- status, error, workflow_version, replay_of, live, started_at and
+--- duration_ms, with the trace text given. Returns the execution's id.
+---@param exec table a finished execution (runtime.finish)
+---@param trace string
+---@param finished_at number epoch seconds
+function M.execution_insert(exec, trace, finished_at)
+  local _, _, id = q(EXECUTION_INSERT, exec.share_id, exec.integration,
+    exec.incident_id, exec.status, exec.error or null, trace,
+    exec.workflow_version, exec.replay_of or null, exec.live and 1 or 0,
+    exec.started_at, finished_at, exec.duration_ms)
   return id
 end
 

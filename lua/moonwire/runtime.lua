@@ -14,6 +14,8 @@ local format = string.format
 local now_ms = core.now_ms
 local null = json.null
 
+local new_table = require("table.new")
+
 local M = {}
 
 local state = {
@@ -464,15 +466,17 @@ function M.prepare(wf, value, opts)
       end
     end
   end
-  return {
-    wf = wf, vars = vars, integration = integration, secrets = secrets,
-    secrets_shared = opts.secrets ~= nil,
-    incident_id = incident_id, live = opts.live ~= false,
-    -- what firstTime reads is settled already: no history to record
-    not_first = history.succeeded > 0 or link ~= nil,
-    label = opts.label, trace = json.array(), started_ms = now_ms(),
-    started_at = core.time(),
-  }
+  -- made at the size it grows to (the walker, the daemon and the nodes
+  -- add a score of fields), so that it is never rehashed
+  local exec = new_table(0, 32)
+  exec.wf, exec.vars, exec.integration = wf, vars, integration
+  exec.secrets, exec.secrets_shared = secrets, opts.secrets ~= nil
+  exec.incident_id, exec.live = incident_id, opts.live ~= false
+  -- what firstTime reads is settled already: no history to record
+  exec.not_first = history.succeeded > 0 or link ~= nil
+  exec.label, exec.trace = opts.label, json.array(new_table(8, 0))
+  exec.started_ms, exec.started_at = now_ms(), core.time()
+  return exec
 end
 
 
@@ -548,8 +552,9 @@ end
 function M.run_node(exec, i)
   local node = exec.wf.nodes[i]
   -- the daemon stores the workflow version instead of every node's input
-  local entry = { id = node.id, type = node.type,
-    input = not exec.inputs_by_version and redact(node) or nil }
+  local entry = new_table(0, 8)
+  entry.id, entry.type = node.id, node.type
+  entry.input = not exec.inputs_by_version and redact(node) or nil
   exec.trace[#exec.trace + 1] = entry
   local ctx = ctxmod.new(exec, node, entry)
   -- a sandboxed node may change any value it can reach

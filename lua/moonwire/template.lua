@@ -131,17 +131,43 @@ function M.compile(source, opts)
     error("template.compile: source must be a string", 2)
   end
   local mode, missing, compat, name = normalize(opts)
-  local key = format("%s\0%s\0%s\0%s", mode, missing,
-    compat and "c" or "", name or "") .. "\0" .. source
-  local hit = cache[key]
+  return M.compile_as(source, mode, missing, name, compat)
+end
+
+---compile with the options as arguments (no table to make per call, for
+---the runtime's renders); missing defaults by mode as in compile.
+---@param source string
+---@param mode moonwire.TemplateMode
+---@param missing moonwire.MissingMode|nil
+---@param name string|nil
+---@param compat boolean|nil
+function M.compile_as(source, mode, missing, name, compat)
+  if type(source) ~= "string" then
+    error("template.compile: source must be a string", 2)
+  end
+  if not MODES[mode] or (missing ~= nil and not MISSING[missing]) then
+    mode, missing = normalize({ mode = mode, missing = missing })
+  end
+  missing = missing or (mode == "json" and "null" or "empty")
+  -- by source, then by a short key of the options: the source, however
+  -- long, is looked up as it is rather than joined into a key
+  local key = mode .. "\0" .. missing .. (compat and "\0c\0" or "\0\0")
+    .. (name or "")
+  local by_key = cache[source]
+  local hit = by_key and by_key[key]
   if hit then
     return hit[1], hit[2]
   end
   local tpl, err = build(source, mode, missing, compat, name)
   if cached >= CACHE_LIMIT then
     cache, cached = {}, 0
+    by_key = nil
   end
-  cache[key], cached = {tpl, err}, cached + 1
+  if not by_key then
+    by_key = {}
+    cache[source] = by_key
+  end
+  by_key[key], cached = {tpl, err}, cached + 1
   return tpl, err
 end
 
