@@ -287,6 +287,20 @@ static int l_has_store(lua_State *L)
     return 1;
 }
 
+/* wal_checkpoints() -> passes by the checkpoint thread, catch-ups by
+ * the loop (core/checkpoint.h); 0, 0 while checkpoints are sqlite's. */
+static int l_wal_checkpoints(lua_State *L)
+{
+    mw_host *h = host_of(L);
+    long long passes = 0, catch_ups = 0;
+
+    if (h && h->store)
+        mw_store_checkpoint_counts(h->store, &passes, &catch_ups);
+    lua_pushnumber(L, (lua_Number)passes);
+    lua_pushnumber(L, (lua_Number)catch_ups);
+    return 2;
+}
+
 static int l_base64(lua_State *L)
 {
     static const char tab[] =
@@ -502,6 +516,7 @@ static int open_core(lua_State *L)
         {"list_dir", l_list_dir},     {"sha256_hex", l_sha256_hex},
         {"random_hex", l_random_hex}, {"after", l_after},
         {"recent_find", l_recent_find}, {"recent_add", l_recent_add},
+        {"wal_checkpoints", l_wal_checkpoints},
         {NULL, NULL}};
     mw_host *h = host_of(L);
 

@@ -11,6 +11,7 @@
 
 #include <sqlite3.h>
 
+#include "checkpoint.h"
 #include "secret.h"
 
 #define SCHEMA_VERSION 1
@@ -81,6 +82,7 @@ static const char schema_sql[] =
 
 struct mw_store {
     sqlite3 *db;
+    mw_checkpointer *checkpoints; /* while checkpoints run aside */
     sqlite3_stmt *q[Q_COUNT];
     char *key_file;
     mw_secret *key;
@@ -195,10 +197,31 @@ struct sqlite3 *mw_store_db(mw_store *s)
     return s ? s->db : NULL;
 }
 
+int mw_store_checkpoint_aside(mw_store *s, mw_err *e)
+{
+    const char *path = sqlite3_db_filename(s->db, "main");
+
+    if (s->checkpoints)
+        return 0;
+    s->checkpoints = mw_checkpointer_start(s->db, path ? path : "",
+                                           MW_CHECKPOINT_STEP_FRAMES,
+                                           MW_CHECKPOINT_CATCH_UP_FRAMES, e);
+    return s->checkpoints ? 0 : -1;
+}
+
+void mw_store_checkpoint_counts(mw_store *s, long long *passes,
+                                long long *catch_ups)
+{
+    *passes = *catch_ups = 0;
+    if (s->checkpoints)
+        mw_checkpointer_counts(s->checkpoints, passes, catch_ups);
+}
+
 void mw_store_close(mw_store *s)
 {
     if (!s)
         return;
+    mw_checkpointer_stop(s->checkpoints);
     for (int i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(s->q[i]);
     sqlite3_close(s->db);

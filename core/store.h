@@ -27,6 +27,16 @@ int mw_store_set_key_file(mw_store *s, const char *path);
 int mw_store_check_key(mw_store *s, mw_err *e);
 void mw_store_close(mw_store *s);
 
+/* From now on WAL checkpoints run on a thread of their own (checkpoint.h)
+ * instead of inside the commits that grow the WAL: for the daemon, whose
+ * loop must not wait on their syncs. The database must not be held in
+ * exclusive locking mode. */
+int mw_store_checkpoint_aside(mw_store *s, mw_err *e);
+/* Checkpoint passes of that thread, and catch-ups by the committing
+ * thread; both 0 while checkpoints are sqlite's own. */
+void mw_store_checkpoint_counts(mw_store *s, long long *passes,
+                                long long *catch_ups);
+
 /* Link (integration, incident) -> external ID, kept as JSON text so that
  * numbers, big integers and strings come back as they were saved.
  * link_get returns 1 and fills out when found, 0 when not, -1 on error. */

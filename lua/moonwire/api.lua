@@ -708,6 +708,11 @@ local function metrics(req)
   family("moonwire_db_commits_total", "counter",
     "Database transactions committed (each holds the writes of a loop turn).")
   out[#out + 1] = "moonwire_db_commits_total " .. db.commits
+  local passes, catch_ups = core.wal_checkpoints()
+  family("moonwire_wal_checkpoints_total", "counter",
+    "WAL checkpoints: passes of the checkpoint thread, and catch-ups the loop ran itself.")
+  out[#out + 1] = format('moonwire_wal_checkpoints_total{by="thread"} %d', passes)
+  out[#out + 1] = format('moonwire_wal_checkpoints_total{by="loop"} %d', catch_ups)
   family("moonwire_lua_heap_bytes", "gauge", "Memory held by the Lua heap.")
   out[#out + 1] = format("moonwire_lua_heap_bytes %d", collectgarbage("count") * 1024)
   family("moonwire_executions_total", "counter", "Finished executions, by status.")

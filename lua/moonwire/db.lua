@@ -114,9 +114,9 @@ local ADDED = {
 }
 
 function M.init()
-  -- One process owns the database while the daemon runs: the locks are
-  -- taken once instead of around every transaction.
-  q("PRAGMA locking_mode=EXCLUSIVE")
+  -- Not locking_mode=EXCLUSIVE: a second connection, on a thread of its
+  -- own, checkpoints the WAL (core/checkpoint.c). One daemon to a data
+  -- dir is held by a lock file (core/daemon.c).
   for _, stmt in ipairs(SCHEMA) do q(stmt) end
   for _, a in ipairs(ADDED) do
     local have = false

@@ -11,6 +11,7 @@ import random
 import re
 import select
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -685,6 +686,10 @@ def metrics():
            "node durations", after)
     expect("moonwire_queue_depth" in after and
            "moonwire_executions_running" in after, "gauges", after)
+    expect(delta("moonwire_db_commits_total") >= 1, "commits", after)
+    for by in ("thread", "loop"):
+        expect('moonwire_wal_checkpoints_total{by="%s"}' % by in after,
+               "checkpoint counts", after)
     for name in ["/healthz", "/readyz"]:
         st, v, _ = D.api("GET", name, token="")
         expect(st == 200 and v["status"] in ("ok", "ready"), name, v)
@@ -1502,6 +1507,24 @@ def drip():
         d.check_log()
     finally:
         d.stop()
+
+
+@case("a second daemon on the same data dir is refused; the first goes on")
+def data_dir_lock():
+    iid, key = integration(D, "data-dir-lock")
+    e = dict(os.environ)
+    e.update({"MOONWIRE_ADMIN_TOKEN": D.TOKEN,
+              "ASAN_OPTIONS": "detect_leaks=0"})
+    p = subprocess.run([D.binary, "serve", "--listen", "127.0.0.1:0",
+                        "--data-dir", os.path.join(D.dir, "data")],
+                       capture_output=True, text=True, env=e, timeout=20)
+    expect(p.returncode != 0, "the second daemon exits non-zero",
+           p.stdout + p.stderr)
+    expect("in use by another moonwire serve" in p.stdout + p.stderr,
+           "the error names the cause", p.stdout + p.stderr)
+    sid = accept(D, key, incident("lock-dir-1", "new"))
+    wait_done(D, [sid])
+    expect(share_of(D, sid)["status"] == "succeeded", "the first still runs")
 
 
 @case("SIGTERM stops the daemon cleanly")

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/* WAL checkpoints on a thread of their own. By default sqlite checkpoints
+ * inside the commit that grows the WAL past its limit: it copies the
+ * committed pages back into the database file and syncs both files, tens
+ * of milliseconds during which the loop answers nothing. Here the loop's
+ * connection only commits; a worker with a connection of its own copies
+ * and syncs while the loop goes on (WAL mode lets one connection write
+ * while another checkpoints).
+ *
+ * The worker starts a pass each time the WAL has grown by a step
+ * (checkpoint.h), not after every commit: each pass syncs both files,
+ * however little it copies.
+ *
+ * The WAL starts over from its beginning only after a checkpoint has
+ * copied every frame in it, which a worker racing a busy writer never
+ * quite does. So past the catch-up limit the loop copies what is left
+ * itself, right after the worker's pass: a few hundred frames, once
+ * every hundred-odd megabytes written. */
+#define _GNU_SOURCE /* pthread_setname_np */
+#include "checkpoint.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+
+struct mw_checkpointer {
+    sqlite3 *main; /* the loop's connection */
+    sqlite3 *db;   /* the worker's */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int wanted;  /* a pass is asked for */
+    int busy;    /* the worker is in a pass */
+    int stop;
+    int failures; /* passes that failed in a row, for the log */
+    int step_frames, catch_up_frames; /* checkpoint.h */
+    int asked;             /* WAL frames when a pass was last asked for */
+    long long passes;      /* the worker's, under mu */
+    long long catch_ups;   /* the loop's, its own */
+};
+
+static void *run(void *arg)
+{
+    mw_checkpointer *c = arg;
+
+    pthread_setname_np(pthread_self(), "mw-checkpoint"); /* for top -H */
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        int rc;
+
+        while (!c->wanted && !c->stop)
+            pthread_cond_wait(&c->cv, &c->mu);
+        if (c->stop)
+            break;
+        c->wanted = 0;
+        c->busy = 1;
+        pthread_mutex_unlock(&c->mu);
+        rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                       NULL, NULL);
+        pthread_mutex_lock(&c->mu);
+        c->busy = 0;
+        c->passes++;
+        /* BUSY: the loop is catching up, or a pass is running elsewhere */
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY && c->failures++ == 0)
+            MW_WARN("WAL checkpoint failed: %s; the WAL grows until one "
+                    "succeeds", sqlite3_errmsg(c->db));
+        else if (rc == SQLITE_OK)
+            c->failures = 0;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+/* sqlite's commit hook for WAL databases (it replaces the checkpoint in
+ * the committing call): runs on the loop after every commit, with the
+ * frames the WAL holds. A pass is asked for each step_frames frames
+ * written, not after every commit: a pass costs two syncs however little
+ * it copies. */
+static int on_commit(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    mw_checkpointer *c = arg;
+    int busy;
+
+    (void)name;
+    if (frames < c->asked) /* the WAL started over */
+        c->asked = 0;
+    if (frames - c->asked < c->step_frames)
+        return SQLITE_OK;
+    pthread_mutex_lock(&c->mu);
+    busy = c->busy;
+    if (!busy && frames < c->catch_up_frames) {
+        c->wanted = 1;
+        c->asked = frames;
+        pthread_cond_signal(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (!busy && frames >= c->catch_up_frames) {
+        c->asked = frames;
+        c->catch_ups++;
+        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+                                  NULL);
+    }
+    return SQLITE_OK;
+}
+
+void mw_checkpointer_counts(mw_checkpointer *c, long long *passes,
+                            long long *catch_ups)
+{
+    pthread_mutex_lock(&c->mu);
+    *passes = c->passes;
+    pthread_mutex_unlock(&c->mu);
+    *catch_ups = c->catch_ups;
+}
+
+mw_checkpointer *mw_checkpointer_start(sqlite3 *main, const char *path,
+                                       int step_frames, int catch_up_frames,
+                                       mw_err *e)
+{
+    mw_checkpointer *c = calloc(1, sizeof(*c));
+    sigset_t all, old;
+    int rc;
+
+    if (!c) {
+        mw_err_set(e, "E_NOMEM", "out of memory");
+        return NULL;
+    }
+    c->main = main;
+    c->step_frames = step_frames;
+    c->catch_up_frames = catch_up_frames;
+    if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE |
+                        SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+        sqlite3_exec(c->db, "PRAGMA synchronous=NORMAL", NULL, NULL,
+                     NULL) != SQLITE_OK) {
+        mw_err_set(e, "E_STORE", "cannot open %s for checkpoints: %s", path,
+                   c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        sqlite3_close(c->db);
+        free(c);
+        return NULL;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    /* signals are the loop's to take */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(&c->thread, NULL, run, c);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        mw_err_set(e, "E_STORE", "cannot start the checkpoint thread");
+        pthread_cond_destroy(&c->cv);
+        pthread_mutex_destroy(&c->mu);
+        sqlite3_close(c->db);
+        free(c);
+        return NULL;
+    }
+    sqlite3_wal_hook(main, on_commit, c);
+    return c;
+}
+
+void mw_checkpointer_stop(mw_checkpointer *c)
+{
+    if (!c)
+        return;
+    /* back to sqlite's own checkpoints (at its default of 1,000
+     * frames), for whatever the loop still writes and for the last one
+     * when it closes */
+    sqlite3_wal_autocheckpoint(c->main, 1000);
+    pthread_mutex_lock(&c->mu);
+    c->stop = 1;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->thread, NULL);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    sqlite3_close(c->db);
+    free(c);
+}
