@@ -20,6 +20,9 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ACCEPTED = "moonwire_shares_accepted_total"
 COMMITS = "moonwire_db_commits_total"
+CKPT_THREAD = 'moonwire_wal_checkpoints_total{by="thread"}'
+CKPT_LOOP = 'moonwire_wal_checkpoints_total{by="loop"}'
+CKPT_THREAD_NAME = "mw-checkpoint"
 
 # Issue 3, "Done when": figure, comparison, bound, unit.
 TARGETS = [
@@ -174,6 +177,21 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def thread_cpu_seconds(pid, name):
+    """utime + stime of a process's threads called name (0 if none)."""
+    total = 0.0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                head, _, rest = f.read().rpartition(")")
+        except OSError:
+            continue
+        if head.partition("(")[2] == name:
+            fields = rest.split()
+            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total
+
+
 def cpu_times(cpu):
     """Seconds one CPU spent busy in this guest (user, nice, system, irq,
     softirq) and stolen by the hypervisor, since boot."""
@@ -297,12 +315,14 @@ def phase(a, procs, daemon, base, key, name, conns, duration, limit=None):
     """One load run and the drain after it; returns its figures."""
     (busy0, steal0), m0 = cpu_times(a.daemon_cpu), metrics(base)
     cpu0, t0 = cpu_seconds(daemon.pid), time.monotonic()
+    ckpt0 = thread_cpu_seconds(daemon.pid, CKPT_THREAD_NAME)
 
     w, peak, all_in = drive(a, procs, daemon, base, key, name, conns,
                             duration, limit)
     t1 = time.monotonic()
     m, accepted, peak = drain(a, daemon, base, m0, peak)
     t2, cpu = time.monotonic(), cpu_seconds(daemon.pid) - cpu0
+    ckpt = thread_cpu_seconds(daemon.pid, CKPT_THREAD_NAME) - ckpt0
 
     # Whatever else ran on the daemon's core skews every figure: say so.
     busy1, steal1 = cpu_times(a.daemon_cpu)
@@ -318,12 +338,17 @@ def phase(a, procs, daemon, base, key, name, conns, duration, limit=None):
         "updates": int(outbound(m, "200") - outbound(m0, "200")),
         "commits_per_share": round((m.get(COMMITS, 0) - m0.get(COMMITS, 0))
                                    / done, 3) if done else None,
+        "wal_checkpoints_thread": int(m.get(CKPT_THREAD, 0)
+                                      - m0.get(CKPT_THREAD, 0)),
+        "wal_checkpoints_loop": int(m.get(CKPT_LOOP, 0) - m0.get(CKPT_LOOP, 0)),
         "ingress_s": round(ingress_s, 3),
         "accepted_per_s": round(accepted / ingress_s, 1),
         "end_to_end_s": round(t2 - t0, 3),
         "drain_after_ingress_s": round(t2 - t1, 3),
         "executed_per_s": round(done / (t2 - t0), 1),
         "cpu_s": round(cpu, 2),
+        # of which the WAL checkpoint thread's (core/checkpoint.c)
+        "cpu_s_checkpoint_thread": round(ckpt, 2),
         "cpu_ms_per_share": round(cpu * 1000 / done, 4) if done else None,
         # What one whole core would sustain at this CPU cost per share.
         "cpu_bound_per_s": round(done / cpu) if done and cpu > 0 else None,
