@@ -129,16 +129,8 @@ local function retry_policy(config)
   return cached
 end
 
--- Retry-After in seconds; an HTTP-date is not honoured (backoff instead).
-local function retry_after_ms(res)
-  local v = res and res.headers and res.headers["retry-after"]
-  local secs = v and tonumber(v)
-  if secs and secs >= 0 then return secs * 1000 end
-  return nil
-end
-
 local function backoff_ms(policy, attempt, res)
-  local wait = retry_after_ms(res)
+  local wait = res and res.retry_after_ms -- ctx:http read Retry-After
   if not wait then
     local ceiling = min(policy.max_backoff_ms, policy.backoff_ms * 2 ^ (attempt - 1))
     wait = ceiling / 2 + random() * ceiling / 2

@@ -7,6 +7,7 @@ local core = require("moonwire.core")
 local json = require("moonwire.json")
 local path = require("moonwire.path")
 local is_secret_header = require("moonwire.secrets").is_secret_header
+local http_seconds = require("moonwire.template.date").http_seconds
 
 local type, tostring, pairs, ipairs = type, tostring, pairs, ipairs
 local format, lower, find = string.format, string.lower, string.find
@@ -264,6 +265,21 @@ local function excerpt(s, n)
   return s:sub(1, n) .. format("... (%d more bytes)", #s - n)
 end
 
+-- Retry-After (RFC 9110, 10.2.3) in milliseconds: delay seconds, or an
+-- HTTP-date counted from the answer's own Date when it has one (the
+-- target's clock, whatever ours says), else from our clock. nil when
+-- absent or unreadable.
+local function retry_after_ms(headers)
+  local v = headers["retry-after"]
+  if type(v) ~= "string" then return nil end
+  local secs = v:match("^%s*(%d+%.?%d*)%s*$")
+  if secs then return tonumber(secs) * 1000 end
+  local at = http_seconds(v)
+  if not at then return nil end
+  local now = http_seconds(headers["date"]) or core.time()
+  return at > now and (at - now) * 1000 or 0
+end
+
 local function decode_body(res)
   local ctype = lower(res.headers["content-type"] or "")
   local body = res.body
@@ -282,8 +298,8 @@ end
 --- Sends an HTTP request; yields until the response (or failure) is in.
 --- req: method, url, headers (map or list of {name, value}), body (string,
 --- or a table sent as JSON), timeout_ms, connect_timeout_ms.
---- Returns res {status, headers (lower-case names), body, json} or
---- nil, err {code, message}. A non-2xx status is a response, not an error.
+--- Returns res {status, headers (lower-case names), body, json,
+--- retry_after_ms} or nil, err {code, message}. A non-2xx status is a response, not an error.
 ---@param req table
 function Ctx:http(req)
   local method = (req.method or "GET"):upper()
@@ -355,6 +371,7 @@ function Ctx:http(req)
     res.headers = res.headers or {}
     res.body = res.body or ""
     record.status = res.status
+    res.retry_after_ms = retry_after_ms(res.headers)
     decode_body(res)
     return res
   end
@@ -371,6 +388,7 @@ function Ctx:http(req)
   record.status = res.status
   record.duration_ms = res.duration_ms
   record.response = excerpt(res.body, 1024)
+  res.retry_after_ms = retry_after_ms(res.headers)
   decode_body(res)
   return res
 end

@@ -54,6 +54,29 @@ describe("http_request run", function()
     expect(port).to_be("next")
     expect(#peer.requests).to_be(3)
   end)
+  it("waits as long as a Retry-After date says, by the answer's Date", function()
+    local port, _, peer, exec = run({ url = "http://x.test/t", body = "{}",
+      retry = { attempts = 3, max_backoff_ms = 60000 } }, {
+      { status = 503, headers = {
+        date = "Sun, 06 Nov 1994 08:49:37 GMT",
+        ["retry-after"] = "Sun, 06 Nov 1994 08:49:49 GMT" } },
+      { status = 429, headers = {
+        date = "Sunday, 06-Nov-94 08:49:50 GMT",
+        ["retry-after"] = "Sun Nov  6 08:49:40 1994" } },
+      { status = 201, body = { id = 1 } } })
+    expect(port).to_be("next")
+    expect(#peer.requests).to_be(3)
+    expect(exec.slept[1]).to_be(12000)
+    expect(exec.slept[2]).to_be(0) -- a date already past: at once
+  end)
+  it("backs off when Retry-After is unreadable", function()
+    local _, _, peer, exec = run({ url = "http://x.test/t", body = "{}",
+      retry = { attempts = 2, backoff_ms = 100, max_backoff_ms = 100 } }, {
+      { status = 503, headers = { ["retry-after"] = "soon, please" } },
+      { status = 201, body = { id = 1 } } })
+    expect(#peer.requests).to_be(2)
+    expect(exec.slept[1] >= 50 and exec.slept[1] <= 100).to_be(true)
+  end)
   it("does not retry a POST that timed out", function()
     local _, err, peer = run({ url = "http://x.test/t", body = "{}" }, {
       { error = { code = "E_HTTP_TIMEOUT", message = "timed out" } } })

@@ -7,11 +7,12 @@ local M = {}
 
 local floor, min, random, tonumber = math.floor, math.min, math.random, tonumber
 
---- Retry-After in milliseconds (capped at a minute), or nil.
+--- Retry-After in milliseconds (capped at a minute), or nil: seconds or
+--- an HTTP-date, as ctx:http read it.
 ---@param res table a response
 function M.after_ms(res)
-  local secs = tonumber(res.headers["retry-after"] or "")
-  if secs and secs >= 0 then return min(secs * 1000, 60000) end
+  local ms = res.retry_after_ms
+  if ms then return min(ms, 60000) end
   return nil
 end
 

@@ -102,6 +102,14 @@ describe("slack_message run", function()
     expect(#r.sent).to_be(2)
     expect(r.exec.slept[1]).to_be(2000)
   end)
+  it("takes a Retry-After date, capped at a minute", function()
+    local r = run({}, { answers = { { status = 429,
+      headers = { date = "Wed, 02 Dec 2026 10:00:00 GMT",
+        ["retry-after"] = "Wed, 02 Dec 2026 10:05:00 GMT" },
+      body = { ok = false, error = "ratelimited" } }, posted } })
+    expect(r.port).to_be("next")
+    expect(r.exec.slept[1]).to_be(60000)
+  end)
   it("does not resend a post that timed out", function()
     local r = run({}, { answers = { { error = { code = "E_HTTP_TIMEOUT",
       message = "timed out after 15000 ms" } } } })

@@ -96,6 +96,43 @@ local function iso_seconds(v)
     + s + ms - offset * 60
 end
 
+local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6,
+  Jul = 7, Aug = 8, Sep = 9, Oct = 10, Nov = 11, Dec = 12 }
+
+---Seconds since the epoch of an HTTP-date (RFC 9110, 5.6.7) in any of its
+---three forms: "Sun, 06 Nov 1994 08:49:37 GMT", the obsolete
+---"Sunday, 06-Nov-94 08:49:37 GMT" (a two-digit year is 1970-2069) and
+---C's asctime "Sun Nov  6 08:49:37 1994". nil if v is none of them.
+---@param v any
+---@return number|nil
+function M.http_seconds(v)
+  if type(v) ~= "string" then
+    return nil
+  end
+  local d, mon, y, h, mi, s = match(v,
+    "^%s*%a+, (%d%d) (%a%a%a) (%d%d%d%d) (%d%d):(%d%d):(%d%d) GMT%s*$")
+  if not d then
+    d, mon, y, h, mi, s = match(v,
+      "^%s*%a+, (%d%d)%-(%a%a%a)%-(%d%d) (%d%d):(%d%d):(%d%d) GMT%s*$")
+    if y then
+      y = tonumber(y) + (tonumber(y) < 70 and 2000 or 1900)
+    end
+  end
+  if not d then
+    mon, d, h, mi, s, y = match(v,
+      "^%s*%a%a%a (%a%a%a) +(%d%d?) (%d%d):(%d%d):(%d%d) (%d%d%d%d)%s*$")
+  end
+  local m = mon and MONTHS[mon]
+  if not m then
+    return nil
+  end
+  d, h, mi, s = tonumber(d), tonumber(h), tonumber(mi), tonumber(s)
+  if d < 1 or d > 31 or h > 23 or mi > 59 or s > 60 then
+    return nil
+  end
+  return days_from_civil(tonumber(y), m, d) * 86400 + h * 3600 + mi * 60 + s
+end
+
 ---Seconds since the epoch of a date value: epoch seconds, ms, µs or ns
 ---(told apart by size), numeric text, or ISO-8601 text. nil if unreadable.
 ---@param v any
