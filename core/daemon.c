@@ -578,8 +578,8 @@ static int serve(daemon *d, mw_err *e)
     evsignal_add(d->sig_term, NULL);
     evsignal_add(d->sig_int, NULL);
     evsignal_add(d->sig_hup, NULL);
-    MW_INFO("listening on 127.0.0.1:%d (configured %s), data in %s",
-            mw_server_port(d->srv), cfg_str(d->config, "listen"), dir);
+    MW_INFO("listening on %s (configured %s), data in %s",
+            mw_server_address(d->srv), cfg_str(d->config, "listen"), dir);
     mw_host_dispatch(d->h);
     call_daemon(d, "shutdown");
     MW_INFO("stopped");

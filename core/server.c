@@ -6,6 +6,8 @@
 #include "server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +69,7 @@ struct mw_server {
     conn *conns;
     long pending;
     int port;
+    char address[INET6_ADDRSTRLEN + 8]; /* bound: "1.2.3.4:80", "[::1]:80" */
     struct event *resume; /* re-enables accepting after an accept error */
 };
 
@@ -501,6 +504,9 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
     if (sa->sa_family == AF_INET) {
         struct sockaddr_in *in4 = (struct sockaddr_in *)sa;
         inet_ntop(AF_INET, &in4->sin_addr, c->peer, sizeof(c->peer));
+    } else if (sa->sa_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, c->peer, sizeof(c->peer));
     }
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
@@ -545,29 +551,55 @@ mw_server *mw_server_create(struct event_base *base,
     return s;
 }
 
-static int parse_hostport(const char *hp, struct sockaddr_in *sin, mw_err *e)
+/* "HOST:PORT" to the address to bind: HOST is an IPv4 address, an IPv6
+ * address in brackets, a name (resolved now; its first address is taken)
+ * or empty for every IPv4 address. */
+static int parse_hostport(const char *hp, struct sockaddr_storage *ss,
+                          socklen_t *len, mw_err *e)
 {
-    char host[64];
-    const char *colon = strrchr(hp, ':');
+    char host[256];
+    const char *colon = strrchr(hp, ':'), *h = hp;
+    size_t n;
     long port;
     char *end;
+    struct addrinfo hints = {0}, *res = NULL;
+    int rc;
 
-    if (!colon || (size_t)(colon - hp) >= sizeof(host))
+    if (!colon)
         goto bad;
-    memcpy(host, hp, (size_t)(colon - hp));
-    host[colon - hp] = '\0';
+    n = (size_t)(colon - hp);
+    if (hp[0] == '[') { /* [v6]:port */
+        if (n < 2 || hp[n - 1] != ']')
+            goto bad;
+        h = hp + 1;
+        n -= 2;
+    }
+    if (n >= sizeof(host))
+        goto bad;
+    memcpy(host, h, n);
+    host[n] = '\0';
     port = strtol(colon + 1, &end, 10);
-    if (*end || port < 0 || port > 65535)
+    if (!colon[1] || *end || port < 0 || port > 65535)
         goto bad;
-    memset(sin, 0, sizeof(*sin));
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0", &sin->sin_addr) != 1)
-        goto bad;
+    if (strchr(host, ':') && hp[0] != '[')
+        goto bad; /* an IPv6 address needs its brackets */
+    hints.ai_family = hp[0] == '[' ? AF_INET6 : host[0] ? AF_UNSPEC : AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res);
+    if (rc != 0) {
+        mw_err_set(e, "E_CONFIG", "listen address \"%s\": %s", hp,
+                   rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+        return -1;
+    }
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
     return 0;
 bad:
-    mw_err_set(e, "E_CONFIG", "listen address \"%s\" is not HOST:PORT with "
-               "an IPv4 host (e.g. 127.0.0.1:8080)", hp);
+    mw_err_set(e, "E_CONFIG", "listen address \"%s\" is not HOST:PORT "
+               "(e.g. 127.0.0.1:8080, [::1]:8080, localhost:8080, :8080)",
+               hp);
     return -1;
 }
 
@@ -599,26 +631,41 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 
 int mw_server_listen(mw_server *s, const char *hostport, mw_err *e)
 {
-    struct sockaddr_in sin;
-    socklen_t len = sizeof(sin);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char ip[INET6_ADDRSTRLEN] = "?";
 
-    if (parse_hostport(hostport, &sin, e) < 0)
+    if (parse_hostport(hostport, &ss, &len, e) < 0)
         return -1;
     s->listener = evconnlistener_new_bind(
         s->base, on_accept, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
-        1024, (struct sockaddr *)&sin, sizeof(sin));
+        1024, (struct sockaddr *)&ss, (int)len);
     if (!s->listener) {
         mw_err_set(e, "E_LISTEN", "cannot listen on %s: %s", hostport,
                    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
         return -1;
     }
     evconnlistener_set_error_cb(s->listener, on_accept_error);
-    getsockname(evconnlistener_get_fd(s->listener), (struct sockaddr *)&sin,
+    len = sizeof(ss);
+    getsockname(evconnlistener_get_fd(s->listener), (struct sockaddr *)&ss,
                 &len);
-    s->port = ntohs(sin.sin_port);
+    if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+        s->port = ntohs(in6->sin6_port);
+        snprintf(s->address, sizeof(s->address), "[%s]:%d", ip, s->port);
+    } else {
+        struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+
+        inet_ntop(AF_INET, &in4->sin_addr, ip, sizeof(ip));
+        s->port = ntohs(in4->sin_port);
+        snprintf(s->address, sizeof(s->address), "%s:%d", ip, s->port);
+    }
     return 0;
 }
 
+const char *mw_server_address(const mw_server *s) { return s->address; }
 int mw_server_port(const mw_server *s) { return s->port; }
 long mw_server_pending(const mw_server *s) { return s ? s->pending : 0; }
 

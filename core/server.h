@@ -26,10 +26,15 @@ typedef void (*mw_server_cb)(mw_sreq *r, void *ud);
 mw_server *mw_server_create(struct event_base *base,
                             const mw_server_opts *opts, mw_server_cb cb,
                             void *ud, mw_err *e);
-/* Listens on "HOST:PORT" (port 0 picks one). */
+/* Listens on "HOST:PORT" (port 0 picks one): an IPv4 address, an IPv6
+ * address in brackets, a host name, or an empty host for every IPv4
+ * address. */
 int mw_server_listen(mw_server *s, const char *hostport, mw_err *e);
 /* The port actually bound, after listen. */
 int mw_server_port(const mw_server *s);
+/* The address actually bound, after listen: "127.0.0.1:8420",
+ * "[::1]:8420". */
+const char *mw_server_address(const mw_server *s);
 /* Stops accepting new connections; open ones finish their request. */
 void mw_server_stop_accepting(mw_server *s);
 /* Closes every connection; pending requests are dropped unanswered. */

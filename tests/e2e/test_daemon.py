@@ -1527,6 +1527,45 @@ def data_dir_lock():
     expect(share_of(D, sid)["status"] == "succeeded", "the first still runs")
 
 
+@case("listen: an IPv6 address in brackets; a bad address is named")
+def listen_addresses():
+    e = dict(os.environ)
+    e.update({"MOONWIRE_ADMIN_TOKEN": D.TOKEN,
+              "ASAN_OPTIONS": "detect_leaks=0"})
+    data = os.path.join(D.dir, "listen-data")
+    p = subprocess.run([D.binary, "serve", "--listen", "::1:80",
+                        "--data-dir", data], capture_output=True, text=True,
+                       env=e, timeout=20)
+    out = p.stdout + p.stderr
+    expect(p.returncode != 0 and '"::1:80" is not HOST:PORT' in out
+           and "[::1]:8080" in out, "a bare IPv6 address is refused", out)
+    if not os.path.exists("/proc/net/if_inet6"):
+        print("# no IPv6 on this machine: [::1] not tried")
+        return
+    log = open(os.path.join(D.dir, "listen-v6.log"), "w+")
+    proc = subprocess.Popen([D.binary, "serve", "--listen", "[::1]:0",
+                             "--data-dir", data], stdout=log,
+                            stderr=subprocess.STDOUT, env=e)
+    try:
+        port = None
+        deadline = time.time() + 20
+        while port is None and time.time() < deadline:
+            log.seek(0)
+            m = re.search(r"listening on \[::1\]:(\d+)", log.read())
+            port = m and int(m.group(1))
+            time.sleep(0.05)
+        expect(port, "the log names the bound [::1] address")
+        s = socket.create_connection(("::1", port), timeout=10)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        res, _ = read_response(s, "GET", b"")
+        s.close()
+        expect(res and res[0] == 200, "/healthz over IPv6", res)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
 @case("SIGTERM stops the daemon cleanly")
 def sigterm():
     D.check_log()
