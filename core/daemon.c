@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,6 +50,7 @@ static const setting settings_table[] = {
     {"secret_key_file", "MOONWIRE_SECRET_KEY_FILE", NULL, cJSON_String, "null", 0},
     {"max_body_bytes", "MOONWIRE_MAX_BODY_BYTES", NULL, cJSON_Number, "1048576", 1024},
     {"idle_timeout_s", "MOONWIRE_IDLE_TIMEOUT_S", NULL, cJSON_Number, "60", 1},
+    {"max_connections", "MOONWIRE_MAX_CONNECTIONS", NULL, cJSON_Number, "4096", 1},
     {"wait_timeout_s", "MOONWIRE_WAIT_TIMEOUT_S", NULL, cJSON_Number, "300", 1},
     {"dedup_window_s", "MOONWIRE_DEDUP_WINDOW_S", NULL, cJSON_Number, "10", 0},
     {"retention_days", "MOONWIRE_RETENTION_DAYS", NULL, cJSON_Number, "7", 0.01},
@@ -68,6 +70,7 @@ static const setting settings_table[] = {
 
 typedef struct daemon {
     mw_host *h;
+    int max_conns; /* the inbound cap in force (connection_cap) */
     mw_server *srv;
     cJSON *config;
     const char *config_file;
@@ -482,6 +485,49 @@ static void push_json(lua_State *L, const cJSON *v)
     }
 }
 
+/* The inbound connection cap, within the open-file limit: that limit's
+ * soft value is raised as far as the hard one allows, and what it still
+ * lacks comes off the cap (each execution may hold an outbound
+ * connection, and the store and the loop need a few descriptors). */
+static int connection_cap(daemon *d)
+{
+    int want = (int)cfg_num(d->config, "max_connections");
+    rlim_t need = (rlim_t)want + (rlim_t)cfg_num(d->config, "max_concurrent")
+                  + 64;
+    struct rlimit rl;
+    int cap;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return want;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        rlim_t old = rl.rlim_cur;
+
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need
+                          ? need : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            rl.rlim_cur = old;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return want;
+    cap = (int)rl.rlim_cur - (int)(need - (rlim_t)want);
+    if (cap < 16)
+        cap = 16;
+    MW_WARN("max_connections lowered from %d to %d: the open-file limit is "
+            "%llu (raise it, e.g. LimitNOFILE= in the systemd unit)", want,
+            cap, (unsigned long long)rl.rlim_cur);
+    return cap;
+}
+
+/* core.connections() -> connections open, the most accepted at once. */
+static int l_connections(lua_State *L)
+{
+    daemon *d = lua_touserdata(L, lua_upvalueindex(1));
+
+    lua_pushinteger(L, mw_server_open(d->srv));
+    lua_pushinteger(L, d->max_conns);
+    return 2;
+}
+
 static int start(daemon *d, mw_err *e)
 {
     lua_State *L = d->h->L;
@@ -502,6 +548,9 @@ static int start(daemon *d, mw_err *e)
     lua_call(L, 1, 1);
     lua_pushcfunction(L, l_reply);
     lua_setfield(L, -2, "reply");
+    lua_pushlightuserdata(L, d);
+    lua_pushcclosure(L, l_connections, 1);
+    lua_setfield(L, -2, "connections");
     lua_pop(L, 1);
 
     mw_host_push_fn(L, "moonwire.daemon", "start");
@@ -566,6 +615,7 @@ static int serve(daemon *d, mw_err *e)
         return -1;
     so.max_body = (size_t)cfg_num(d->config, "max_body_bytes");
     so.idle_timeout_s = (int)cfg_num(d->config, "idle_timeout_s");
+    so.max_conns = d->max_conns = connection_cap(d);
     d->srv = mw_server_create(d->h->base, &so, on_request, d, e);
     if (!d->srv || mw_server_listen(d->srv, cfg_str(d->config, "listen"), e) < 0)
         return -1;

@@ -67,6 +67,8 @@ struct mw_server {
     mw_server_cb cb;
     void *ud;
     conn *conns;
+    int open;  /* connections in conns */
+    int full;  /* not accepting: open reached opts.max_conns */
     long pending;
     int port;
     char address[INET6_ADDRSTRLEN + 8]; /* bound: "1.2.3.4:80", "[::1]:80" */
@@ -465,6 +467,11 @@ static void conn_close(conn *c)
 {
     mw_server *s = c->s;
 
+    if (--s->open < s->opts.max_conns && s->full) {
+        s->full = 0;
+        if (s->listener)
+            evconnlistener_enable(s->listener);
+    }
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -488,7 +495,6 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
     conn *c = calloc(1, sizeof(*c));
     struct timeval idle = {s->opts.idle_timeout_s, 0};
 
-    (void)l;
     (void)len;
     if (!c) {
         evutil_closesocket(fd);
@@ -518,6 +524,14 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
     if (s->conns)
         s->conns->prev = c;
     s->conns = c;
+    /* At the cap, new connections wait in the kernel's backlog until one
+     * closes, as nginx does, rather than each costing a descriptor. */
+    if (++s->open >= s->opts.max_conns) {
+        s->full = 1;
+        evconnlistener_disable(l);
+        MW_LOG_LIMITED(MW_LOG_WARN, "%d connections open, max_connections: "
+                       "not accepting until one closes", s->open);
+    }
 }
 
 /* ---- server ---------------------------------------------------------------- */
@@ -546,6 +560,8 @@ mw_server *mw_server_create(struct event_base *base,
         s->opts.max_body = 1 << 20;
     if (s->opts.idle_timeout_s <= 0)
         s->opts.idle_timeout_s = 60;
+    if (s->opts.max_conns <= 0)
+        s->opts.max_conns = 4096;
     s->cb = cb;
     s->ud = ud;
     return s;
@@ -609,7 +625,7 @@ static void on_resume_accept(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
-    if (s->listener)
+    if (s->listener && !s->full)
         evconnlistener_enable(s->listener);
 }
 
@@ -667,6 +683,7 @@ int mw_server_listen(mw_server *s, const char *hostport, mw_err *e)
 
 const char *mw_server_address(const mw_server *s) { return s->address; }
 int mw_server_port(const mw_server *s) { return s->port; }
+int mw_server_open(const mw_server *s) { return s ? s->open : 0; }
 long mw_server_pending(const mw_server *s) { return s ? s->pending : 0; }
 
 void mw_server_stop_accepting(mw_server *s)

@@ -17,6 +17,7 @@ typedef struct mw_sreq mw_sreq;
 typedef struct mw_server_opts {
     size_t max_body;        /* bytes; over it: 413 */
     int idle_timeout_s;     /* keep-alive and slow-client timeout */
+    int max_conns;          /* open connections; at it, accepting pauses */
 } mw_server_opts;
 
 /* Called once per complete request. The handler must eventually call
@@ -32,6 +33,8 @@ mw_server *mw_server_create(struct event_base *base,
 int mw_server_listen(mw_server *s, const char *hostport, mw_err *e);
 /* The port actually bound, after listen. */
 int mw_server_port(const mw_server *s);
+/* Connections open now. */
+int mw_server_open(const mw_server *s);
 /* The address actually bound, after listen: "127.0.0.1:8420",
  * "[::1]:8420". */
 const char *mw_server_address(const mw_server *s);

@@ -703,6 +703,13 @@ local function metrics(req)
   labelled("moonwire_shares_rejected_total", "reason", m.shares_rejected)
   family("moonwire_queue_depth", "gauge", "Shares stored but not started yet.")
   out[#out + 1] = "moonwire_queue_depth " .. daemon.queue_depth()
+  local open, max_open = 0, 0
+  if core.connections then open, max_open = core.connections() end
+  family("moonwire_connections_open", "gauge", "Inbound connections open.")
+  out[#out + 1] = "moonwire_connections_open " .. open
+  family("moonwire_connections_max", "gauge",
+    "The most inbound connections open at once (max_connections, within the open-file limit).")
+  out[#out + 1] = "moonwire_connections_max " .. max_open
   family("moonwire_executions_running", "gauge", "Executions in progress.")
   out[#out + 1] = "moonwire_executions_running " .. daemon.running()
   family("moonwire_db_commits_total", "counter",

@@ -1527,6 +1527,40 @@ def data_dir_lock():
     expect(share_of(D, sid)["status"] == "succeeded", "the first still runs")
 
 
+@case("max_connections: past the cap a client waits for a free slot")
+def max_connections():
+    d = Daemon(opts.moonwire, env={"MOONWIRE_MAX_CONNECTIONS": 4})
+    held = []
+    try:
+        for _ in range(3):  # with the one below, the cap
+            held.append(socket.create_connection(("127.0.0.1", d.port), 10))
+        st, v, _ = d.api("GET", "/metrics", token="")
+        expect(st == 200 and "moonwire_connections_max 4" in v,
+               "the cap in /metrics", v[-800:] if isinstance(v, str) else v)
+        # api() closes its connection; hold the fourth open
+        held.append(socket.create_connection(("127.0.0.1", d.port), 10))
+        time.sleep(0.3)
+        late = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+        late.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        late.settimeout(1.0)
+        try:
+            early = late.recv(100)
+        except socket.timeout:
+            early = b""
+        expect(early == b"", "no answer while 4 connections are open", early)
+        held.pop().close()
+        late.settimeout(10)
+        res, _ = read_response(late, "GET", b"")
+        late.close()
+        expect(res and res[0] == 200, "answered once one closed", res)
+        expect("max_connections" in d.read_log(), "the pause is logged")
+        d.check_log()
+    finally:
+        for s in held:
+            s.close()
+        d.stop()
+
+
 @case("listen: an IPv6 address in brackets; a bad address is named")
 def listen_addresses():
     e = dict(os.environ)
