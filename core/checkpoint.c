@@ -38,9 +38,11 @@ struct mw_checkpointer {
     int stop;
     int failures; /* passes that failed in a row, for the log */
     int step_frames, catch_up_frames; /* checkpoint.h */
+    int held;              /* a reader holds checkpoints back, under mu */
     int asked;             /* WAL frames when a pass was last asked for */
+    int warned;            /* the WAL's growth was logged (loop's own) */
     long long passes;      /* the worker's, under mu */
-    long long catch_ups;   /* the loop's, its own */
+    long long catch_ups;   /* the loop's that copied all, its own */
 };
 
 static void *run(void *arg)
@@ -50,7 +52,7 @@ static void *run(void *arg)
     pthread_setname_np(pthread_self(), "mw-checkpoint"); /* for top -H */
     pthread_mutex_lock(&c->mu);
     for (;;) {
-        int rc;
+        int rc, log = 0, copied = 0;
 
         while (!c->wanted && !c->stop)
             pthread_cond_wait(&c->cv, &c->mu);
@@ -60,16 +62,20 @@ static void *run(void *arg)
         c->busy = 1;
         pthread_mutex_unlock(&c->mu);
         rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-                                       NULL, NULL);
+                                       &log, &copied);
         pthread_mutex_lock(&c->mu);
         c->busy = 0;
         c->passes++;
-        /* BUSY: the loop is catching up, or a pass is running elsewhere */
-        if (rc != SQLITE_OK && rc != SQLITE_BUSY && c->failures++ == 0)
-            MW_WARN("WAL checkpoint failed: %s; the WAL grows until one "
-                    "succeeds", sqlite3_errmsg(c->db));
-        else if (rc == SQLITE_OK)
+        if (rc == SQLITE_OK && copied >= log)
+            c->held = 0; /* nothing held this pass back */
+        /* BUSY now and then: the loop was catching up at that moment. BUSY
+         * every time: another process holds the checkpoint lock. */
+        if (rc == SQLITE_OK)
             c->failures = 0;
+        else if (++c->failures == (rc == SQLITE_BUSY ? 50 : 1))
+            MW_WARN("WAL checkpoint failed %d time(s) in a row: %s; the WAL "
+                    "grows until one succeeds", c->failures,
+                    sqlite3_errmsg(c->db));
     }
     pthread_mutex_unlock(&c->mu);
     return NULL;
@@ -79,30 +85,52 @@ static void *run(void *arg)
  * the committing call): runs on the loop after every commit, with the
  * frames the WAL holds. A pass is asked for each step_frames frames
  * written, not after every commit: a pass costs two syncs however little
- * it copies. */
+ * it copies. Past catch_up_frames the loop copies the rest itself (what
+ * was written during the worker's last pass). A read transaction in
+ * another process holds every checkpoint back: once the loop finds that,
+ * the worker alone copies until a pass of its own copies everything it
+ * sees, so that when the reader ends the backlog is copied off the loop,
+ * and the loop then copies only what was written meanwhile. */
 static int on_commit(void *arg, sqlite3 *db, const char *name, int frames)
 {
     mw_checkpointer *c = arg;
-    int busy;
+    int busy, catch_up = 0;
 
     (void)name;
     if (frames < c->asked) /* the WAL started over */
-        c->asked = 0;
+        c->asked = c->warned = 0;
     if (frames - c->asked < c->step_frames)
         return SQLITE_OK;
     pthread_mutex_lock(&c->mu);
     busy = c->busy;
-    if (!busy && frames < c->catch_up_frames) {
-        c->wanted = 1;
+    if (!busy) {
+        catch_up = frames >= c->catch_up_frames && !c->held;
+        if (!catch_up) {
+            c->wanted = 1;
+            pthread_cond_signal(&c->cv);
+        }
         c->asked = frames;
-        pthread_cond_signal(&c->cv);
     }
     pthread_mutex_unlock(&c->mu);
-    if (!busy && frames >= c->catch_up_frames) {
-        c->asked = frames;
-        c->catch_ups++;
-        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
-                                  NULL);
+    if (catch_up) {
+        int log = 0, copied = 0;
+
+        if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                      &log, &copied) == SQLITE_OK &&
+            copied >= log) {
+            c->catch_ups++; /* all copied: the next commit starts over */
+        } else {
+            pthread_mutex_lock(&c->mu);
+            c->held = 1;
+            pthread_mutex_unlock(&c->mu);
+        }
+    }
+    if (frames >= 4 * c->catch_up_frames && !c->warned) {
+        c->warned = 1;
+        MW_WARN("the WAL holds %d frames and cannot start over: a read "
+                "transaction open elsewhere (another process reading %s?) "
+                "keeps checkpoints from copying past it",
+                frames, sqlite3_db_filename(db, "main"));
     }
     return SQLITE_OK;
 }
@@ -143,8 +171,14 @@ mw_checkpointer *mw_checkpointer_start(sqlite3 *main, const char *path,
     }
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
-    /* signals are the loop's to take */
+    /* signals are the loop's to take, but for the faults the worker itself
+     * may cause (a SIGBUS on sqlite's mapped -shm file, say): blocked, they
+     * would kill the process without a word from a crash handler */
     sigfillset(&all);
+    sigdelset(&all, SIGSEGV);
+    sigdelset(&all, SIGBUS);
+    sigdelset(&all, SIGFPE);
+    sigdelset(&all, SIGILL);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     rc = pthread_create(&c->thread, NULL, run, c);
     pthread_sigmask(SIG_SETMASK, &old, NULL);

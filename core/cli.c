@@ -18,6 +18,7 @@
 #include "json.h"
 #include "log.h"
 #include "repl.h"
+#include "store.h"
 #include "walker.h"
 
 #define MAX_LIST 64
@@ -366,6 +367,25 @@ static int load_shares(run_state *rs, const args *a)
     return 0;
 }
 
+/* Refuses a database whose directory a running `moonwire serve` holds
+ * (mw_store_lock_dir): the daemon caches what the CLI would change. */
+static int lock_db_dir(const char *db_path, mw_err *e)
+{
+    char dir[1024];
+    const char *slash = strrchr(db_path, '/');
+    size_t n = slash ? (size_t)(slash - db_path) : 0;
+
+    if (!slash)
+        snprintf(dir, sizeof(dir), ".");
+    else if (n == 0)
+        snprintf(dir, sizeof(dir), "/");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", (int)n, db_path);
+    if (access(dir, F_OK) != 0)
+        return 0; /* opening the database will say what is wrong */
+    return mw_store_lock_dir(dir, 0, e) < 0 ? -1 : 0;
+}
+
 static int cmd_run(mw_host *h, const args *a)
 {
     run_state rs = {0};
@@ -515,6 +535,11 @@ int mw_cli_main(int argc, char **argv)
         opts.db_path = a.db;
     else if (strcmp(a.cmd, "settings") == 0)
         opts.db_path = a.db ? a.db : "moonwire.db";
+    if (opts.db_path && lock_db_dir(opts.db_path, &e) < 0) {
+        fprintf(stderr, "moonwire: %s\n", e.msg);
+        free(envpath);
+        return 2;
+    }
     h = mw_host_create(&opts, &e);
     if (!h) {
         fprintf(stderr, "moonwire: %s\n", e.msg);

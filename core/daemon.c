@@ -562,30 +562,6 @@ static int start(daemon *d, mw_err *e)
     return mw_host_pcall(L, 1, 0, e);
 }
 
-/* One daemon to a data dir: a second would run the same queue. The lock
- * (flock on <dir>/moonwire.lock) goes with the process, however it ends.
- * The descriptor stays open until exit. */
-static int lock_data_dir(const char *dir, mw_err *e)
-{
-    char path[1024];
-    int fd;
-
-    snprintf(path, sizeof(path), "%s/moonwire.lock", dir);
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        mw_err_set(e, "E_DATA_DIR", "cannot open %s: %s", path,
-                   strerror(errno));
-        return -1;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-        mw_err_set(e, "E_DATA_DIR", "data dir %s is in use by another "
-                   "moonwire serve (%s is locked)", dir, path);
-        close(fd);
-        return -1;
-    }
-    return 0;
-}
-
 static int serve(daemon *d, mw_err *e)
 {
     const char *dir = cfg_str(d->config, "data_dir");
@@ -595,7 +571,8 @@ static int serve(daemon *d, mw_err *e)
     char db[1024], key[1024];
     int n = 0;
 
-    if (ensure_dir(dir, e) < 0 || lock_data_dir(dir, e) < 0)
+    /* One daemon to a data dir: a second would run the same queue. */
+    if (ensure_dir(dir, e) < 0 || mw_store_lock_dir(dir, 1, e) < 0)
         return -1;
     snprintf(db, sizeof(db), "%s/moonwire.db", dir);
     for (cJSON *p = cJSON_GetObjectItem(d->config, "node_path")->child;

@@ -8,7 +8,7 @@
 #include <sys/time.h>
 #include <time.h>
 
-int mw_log_level = MW_LOG_WARN;
+_Atomic int mw_log_level = MW_LOG_WARN;
 
 static const char *const names[] = {"error", "warn", "info", "debug"};
 

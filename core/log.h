@@ -11,7 +11,8 @@ enum mw_log_level {
     MW_LOG_DEBUG
 };
 
-extern int mw_log_level;
+/* read by the checkpoint thread too (core/checkpoint.c): atomic */
+extern _Atomic int mw_log_level;
 
 /* Returns -1 for a name that is not a level (the level is unchanged). */
 int mw_log_set_level(const char *name);

@@ -4,9 +4,12 @@
  * statement is prepared once and kept for the life of the store. */
 #include "store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -215,6 +218,27 @@ void mw_store_checkpoint_counts(mw_store *s, long long *passes,
     *passes = *catch_ups = 0;
     if (s->checkpoints)
         mw_checkpointer_counts(s->checkpoints, passes, catch_ups);
+}
+
+int mw_store_lock_dir(const char *dir, int exclusive, mw_err *e)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd < 0) {
+        mw_err_set(e, "E_DATA_DIR", "cannot open %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
+        return fd;
+    if (errno == EWOULDBLOCK)
+        mw_err_set(e, "E_DATA_DIR", exclusive
+                   ? "data dir %s is in use by another moonwire serve"
+                   : "%s is the data dir of a running moonwire serve: use "
+                     "its API (docs/api.md) rather than the database", dir);
+    else
+        mw_err_set(e, "E_DATA_DIR", "cannot lock %s: %s", dir, strerror(errno));
+    close(fd);
+    return -1;
 }
 
 void mw_store_close(mw_store *s)

@@ -27,6 +27,14 @@ int mw_store_set_key_file(mw_store *s, const char *path);
 int mw_store_check_key(mw_store *s, mw_err *e);
 void mw_store_close(mw_store *s);
 
+/* Locks the directory dir holding a database (flock on the directory
+ * itself, which cannot be deleted from under the lock as a lock file
+ * can): exclusive for `moonwire serve`, which owns its data dir, shared
+ * for the CLI commands that open a database, so that neither runs on a
+ * data dir a daemon is serving. Returns the descriptor, kept open (and
+ * the lock held) until the process exits, or -1 with e set. */
+int mw_store_lock_dir(const char *dir, int exclusive, mw_err *e);
+
 /* From now on WAL checkpoints run on a thread of their own (checkpoint.h)
  * instead of inside the commits that grow the WAL: for the daemon, whose
  * loop must not wait on their syncs. The database must not be held in

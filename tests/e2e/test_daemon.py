@@ -1522,6 +1522,12 @@ def data_dir_lock():
            p.stdout + p.stderr)
     expect("in use by another moonwire serve" in p.stdout + p.stderr,
            "the error names the cause", p.stdout + p.stderr)
+    db = os.path.join(D.dir, "data", "moonwire.db")
+    p = subprocess.run([D.binary, "settings", "--db", db, "--integration",
+                        iid], capture_output=True, text=True, env=e,
+                       timeout=20)
+    expect(p.returncode != 0 and "running moonwire serve" in p.stderr,
+           "the CLI refuses the daemon's database", p.stdout + p.stderr)
     sid = accept(D, key, incident("lock-dir-1", "new"))
     wait_done(D, [sid])
     expect(share_of(D, sid)["status"] == "succeeded", "the first still runs")
