@@ -394,7 +394,8 @@ local function post_share(req)
       .. "accepts no shares until it is activated", integ.name))
   end
   if not share_text(req) then return reject("invalid") end
-  local ok, id, err, dup = pcall(daemon.accept, integ, req.body)
+  local body = req.body
+  local ok, id, err, dup, incident = pcall(daemon.accept, integ, body)
   if not ok then
     reject("store")
     core.log("error", "cannot store a share: " .. tostring(id))
@@ -409,6 +410,7 @@ local function post_share(req)
   db.after_commit(function(committed, cerr)
     if committed then
       if dup then return reply(req, 202, { share_id = id, duplicate = true }) end
+      daemon.admit(integ, id, incident, body)
       -- the answer to every accepted share: no encoder pass
       return core.reply(req.id, 202, format('{"share_id":%d}', id),
         "application/json")
@@ -522,8 +524,15 @@ local function replay_execution(req, id)
   end
   local sid = db.share_insert(integ.id, row.incident, body,
     core.sha256_hex(body .. core.random_hex(4)), core.time(), row.id)
-  daemon.schedule(sid, integ.id, row.incident)
-  reply(req, 202, { share_id = sid, replay_of = row.id })
+  -- queued and answered once stored, as a share posted to /shares
+  db.after_commit(function(committed, cerr)
+    if not committed then
+      return fail(req, 503, "E_STORE", "the replay could not be stored ("
+        .. tostring(cerr) .. "); send it again later")
+    end
+    daemon.schedule(sid, integ.id, row.incident)
+    reply(req, 202, { share_id = sid, replay_of = row.id })
+  end)
 end
 
 -- ---- test runs ------------------------------------------------------------------

@@ -422,9 +422,8 @@ local function hold(job)
   end
 end
 
--- Stores the execution and the share's outcome. A share whose outcome
--- cannot be written stays queued in the database and runs again at the
--- next start: the lane goes on either way.
+-- Stores the execution and the share's outcome; false (logged) when the
+-- writes fail.
 local function record(job, exec)
   local ok, eid = pcall(M.save_execution, exec)
   if not ok then
@@ -433,37 +432,66 @@ local function record(job, exec)
   end
   local fok, ferr = pcall(db.share_finish, job.id, exec.status, eid, core.time())
   if not fok then
-    log("error", "share %d: cannot record its outcome (%s); it runs again at "
-      .. "the next start", job.id, tostring(ferr))
-    return
+    log("error", "share %d: cannot record its outcome: %s", job.id, tostring(ferr))
+    return false
   end
-  -- said once it is on disk: a kill before the commit runs the share again
-  local level = exec.status == "failed" and "warn" or "info"
-  if not core.log_enabled(level) then return end
-  db.after_commit(function(committed)
-    if not committed then return end
-    log(level, "share %d incident=%s execution=%s %s%s", job.id, job.incident,
-      tostring(eid), exec.status, exec.error and (": " .. exec.error) or "")
-  end)
+  return true, eid
 end
 
 local leave_memory -- the queue window, below
 
+-- A share whose outcome did not reach the disk (a full disk, an I/O
+-- error) is run again, as after a crash, with the same idempotency keys:
+-- it keeps its lane meanwhile, so later shares of its incident wait, and
+-- it waits longer each time (RERUN_MS doubling, at most a minute).
+local RERUN_MS = 2000
+
+local function rerun_later(job)
+  job.reruns = (job.reruns or 0) + 1
+  local wait = math.min(60000, RERUN_MS * 2 ^ (job.reruns - 1))
+  log("error", "share %d: its outcome was not stored; it runs again in "
+    .. "%d s", job.id, wait / 1000)
+  share_state[job.id] = "queued"
+  core.after(wait, function()
+    if stopping then return end -- still queued in the database
+    pending = pending + 1
+    push_ready(job)
+    arm_pump()
+  end)
+end
+
 local function finish_share(job, exec)
   running = running - 1
   record_metrics(exec)
-  share_state[job.id] = nil
   if deleted[job.integration_id] then
     -- what the execution linked or counted goes with the integration
+    share_state[job.id] = nil
     pcall(db.integration_forget, job.integration_id)
     log("info", "share %d: its integration was deleted while it ran; "
       .. "nothing recorded", job.id)
-  else
-    record(job, exec)
+    release(job.lane, job)
+    leave_memory()
+    return arm_pump()
   end
-  release(job.lane, job)
-  leave_memory()
-  arm_pump()
+  local ok, eid = record(job, exec)
+  if not ok then return rerun_later(job) end
+  -- the lane goes on, and the outcome is told, once it is on disk; and
+  -- only if nothing the execution wrote before (a saved ID) was lost in
+  -- a commit that failed while it ran
+  db.after_commit(function(committed)
+    if not committed or db.failed_commits ~= job.epoch then
+      return rerun_later(job)
+    end
+    share_state[job.id] = nil
+    local level = exec.status == "failed" and "warn" or "info"
+    if core.log_enabled(level) then
+      log(level, "share %d incident=%s execution=%s %s%s", job.id, job.incident,
+        tostring(eid), exec.status, exec.error and (": " .. exec.error) or "")
+    end
+    release(job.lane, job)
+    leave_memory()
+    arm_pump()
+  end)
 end
 
 local function fail_early(job, reason)
@@ -485,10 +513,18 @@ local function drop(job)
 end
 
 -- An execution's hooks (runtime.lua), the same functions for every share.
-local function unlock_job(exec) release(exec.job.lane, exec.job) end
+-- The lane is let go once the saved ID is on disk: a later share of the
+-- incident must find it.
+local function unlock_job(exec)
+  local job = exec.job
+  db.after_commit(function(committed)
+    if committed then release(job.lane, job) end
+  end)
+end
 local function finish_job(exec) finish_share(exec.job, exec) end
 
 local function start_share(job)
+  job.epoch = db.failed_commits -- finish_share
   local body = job.body
   if body then held, job.body = held - #body, nil end
   local integ = not deleted[job.integration_id] and M.integration(job.integration_id)
@@ -618,8 +654,9 @@ end
 
 -- ---- intake -------------------------------------------------------------------
 
---- Stores a share durably and queues it. Returns the share id and
---- whether it was a duplicate of one accepted moments ago.
+--- Stores a share in the turn's batch. Returns the share id, nil (or nil
+--- and what is wrong with it), whether it was a duplicate of one accepted
+--- moments ago, and its incident; M.admit queues it once committed.
 ---@param integ table the integration row
 ---@param body string the share's JSON text, valid JSON
 function M.accept(integ, body)
@@ -645,10 +682,18 @@ function M.accept(integ, body)
     end
   end
   local id = db.share_insert(integ.id, incident, body, digest, now)
+  -- remembered now, so that a repeat in this same turn is found: should
+  -- the commit fail, the row it names is missing and matches nothing
   if window > 0 then core.recent_add(key, id, now, window) end
+  return id, nil, false, incident
+end
+
+--- After the commit that stored a share accepted by M.accept: counts and
+--- queues it. Not before: a share whose commit failed was refused, and
+--- must neither run nor count.
+function M.admit(integ, id, incident, body)
   M.metrics.shares_accepted = M.metrics.shares_accepted + 1
   M.schedule(id, integ.id, incident, body)
-  return id
 end
 
 -- ---- lifecycle ------------------------------------------------------------------

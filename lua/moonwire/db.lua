@@ -60,6 +60,9 @@ local waiting = {}
 --- Commits the open batch and tells those waiting whether it held.
 -- Transactions committed since the start, for /metrics.
 M.commits = 0
+-- Commits that failed (and were rolled back) since the start: whatever a
+-- running execution wrote across one may be lost (daemon.finish_share).
+M.failed_commits = 0
 
 function M.flush()
   if not batch_open then return end
@@ -69,6 +72,7 @@ function M.flush()
   if not ok then
     core.log("error", "database commit failed: " .. tostring(err))
     core.sql_rollback()
+    M.failed_commits = M.failed_commits + 1
   end
   local list = waiting
   waiting = {}

@@ -13,6 +13,7 @@ import select
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -1507,6 +1508,141 @@ def drip():
         d.check_log()
     finally:
         d.stop()
+
+
+def small_disk():
+    """A 24 MiB tmpfs to fill, or None (with a note) when this process
+    cannot mount one."""
+    if os.geteuid() != 0:
+        print("# not root: no small filesystem to fill; skipped")
+        return None
+    root = tempfile.mkdtemp(prefix="mw-full-")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs",
+                       root], capture_output=True).returncode != 0:
+        print("# cannot mount a tmpfs; skipped")
+        os.rmdir(root)
+        return None
+    return root
+
+
+def fill(root):
+    filler = os.path.join(root, "filler")
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def unmount(root):
+    subprocess.run(["umount", root], capture_output=True)
+    os.rmdir(root)
+
+
+@case("a full disk: refused shares never run, accepted ones all do")
+def disk_full():
+    root = small_disk()
+    if not root:
+        return
+    d = None
+    try:
+        d = Daemon(opts.moonwire, data_dir=root)
+        iid, key = integration(d, "full")
+        target.reset()
+        filler = fill(root)
+        answers = {}
+        pad = "y" * 3000
+        for i in range(12):
+            st, v = post(d, key, incident("full-%d" % i, "new", pad=pad))
+            answers[i] = (st, v)
+        refused = [i for i, (st, _) in answers.items() if st == 503]
+        taken = {i: v["share_id"] for i, (st, v) in answers.items()
+                 if st == 202}
+        expect(refused, "a full disk refuses shares", answers)
+        expect(all(answers[i][1]["error"]["code"] == "E_STORE"
+                   for i in refused), "with E_STORE", answers)
+        time.sleep(1.0)
+        sent = {json.loads(r["body"])["incident_id"]
+                for r in target.requests()}
+        expect(not any("full-%d" % i in sent for i in refused),
+               "no refused share reached the target", refused, sent)
+        os.unlink(filler)
+        for i in refused:  # the sender tries again
+            st, v = post(d, key, incident("full-%d" % i, "new", pad=pad))
+            expect(st == 202, "accepted once there is room", st, v)
+            expect(v["share_id"] not in taken.values(), "a fresh share id",
+                   v, taken)
+            taken[i] = v["share_id"]
+        done = wait_done(d, taken.values(), timeout=60)
+        expect(all(s["status"] == "succeeded" for s in done.values()),
+               "every accepted share ran", done)
+        sent = [json.loads(r["body"])["incident_id"]
+                for r in target.requests() if r["method"] == "POST"]
+        expect(sorted(set(sent)) == sorted("full-%d" % i for i in range(12)),
+               "each incident created", sent)
+        st, text, _ = d.api("GET", "/metrics", token="")
+        expect("moonwire_shares_accepted_total %d" % len(taken) in text,
+               "only stored shares counted as accepted", text[:600])
+        d.check_log()
+    finally:
+        if d:
+            d.stop()
+        unmount(root)
+
+
+@case("a full disk while shares run: their outcomes are retried, in order")
+def disk_full_running():
+    root = small_disk()
+    if not root:
+        return
+    answered = []
+
+    def slow(method, path, body):
+        if method == "POST":
+            time.sleep(1.0)
+            answered.append(body)
+            return 201, {"Content-Type": "application/json"}, \
+                b'{"id": "T-%d"}' % len(answered)
+        return 200, {"Content-Type": "application/json"}, b'{"ok": true}'
+    stub = Stub(slow)
+    d = None
+    try:
+        d = Daemon(opts.moonwire, data_dir=root)
+        iid, key = integration(d, "full-running", base=stub.url)
+        sids = [accept(d, key, incident("run-%d" % i, "new"))
+                for i in range(3)]
+        sids.append(accept(d, key, incident("run-0", "resolved")))
+        time.sleep(0.3)  # the creates are in flight
+        filler = fill(root)
+        time.sleep(2.5)  # they finish; their outcomes cannot be committed
+        states = [share_of(d, s)["status"] for s in sids]
+        expect(states[:3] == ["queued"] * 3 or "running" in states[:3],
+               "unrecorded outcomes are queued to run again", states)
+        expect(states[3] == "waiting", "the update still waits", states)
+        expect("its outcome was not stored" in d.read_log(), "logged")
+        os.unlink(filler)
+        done = wait_done(d, sids, timeout=60)
+        expect(all(s["status"] == "succeeded" for s in done.values()),
+               "all ran once there was room", done)
+        keys = [r["headers"].get("idempotency-key") for r in stub.requests
+                if r["method"] == "POST"]
+        expect(set(keys) == {"mw-%d-create" % s for s in sids[:3]},
+               "creates again with the same keys", keys)
+        puts = [r for r in stub.requests if r["method"] == "PUT"]
+        creates0 = [r for r in stub.requests if r["method"] == "POST" and
+                    json.loads(r["body"])["incident_id"] == "run-0"]
+        expect(len(puts) == 1 and
+               puts[0]["time"] >= max(r["answered"] for r in creates0),
+               "the update went after its incident's last create", puts)
+        d.check_log()
+    finally:
+        if d:
+            d.stop()
+        stub.close()
+        unmount(root)
 
 
 @case("a second daemon on the same data dir is refused; the first goes on")
