@@ -522,7 +522,8 @@ static int read_number(dec *d)
     v = strtod(tmp, NULL);
     if (!isfinite(v))
         return fail(d, s, "number out of range");
-    if (integral && fabs(v) > MAX_SAFE_INT)
+    /* 2^53 and beyond: 2^53 + 1 reads as 2^53, so keep the text */
+    if (integral && fabs(v) >= MAX_SAFE_INT)
         push_bignum(d->L, tmp, n, d->bignum_mt);
     else
         lua_pushnumber(d->L, v);

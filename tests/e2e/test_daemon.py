@@ -176,6 +176,25 @@ def several_incidents():
            "one ticket per incident", tickets)
 
 
+@case("incident ids past 2^53 stay apart")
+def big_ids():
+    iid, key = integration(D, "big-ids")
+    target.reset()
+    raw = ['{"incident":{"id":9007199254740993,"status":"new"}}',
+           '{"incident":{"id":9007199254740992,"status":"new"}}']
+    sids = []
+    for text in raw:
+        st, v = post(D, key, text)
+        expect(st == 202, "accepted", st, v)
+        sids.append(v["share_id"])
+    done = wait_done(D, sids)
+    expect(all(s["status"] == "succeeded" for s in done.values()), "ran", done)
+    posts = [r["body"] for r in target.requests() if r["method"] == "POST"]
+    expect(len(posts) == 2 and any("9007199254740993" in b for b in posts)
+           and any("9007199254740992" in b for b in posts),
+           "two creates, each with its own id", posts)
+
+
 @case("an inactive integration answers 409 and runs nothing")
 def inactive():
     iid, key = integration(D, "sleeper", activate=False)
