@@ -32,6 +32,7 @@ typedef struct dec {
     const unsigned char *end;
     mw_err *e;
     int depth;
+    int max_depth; /* validate's bound; decode's is MW_JSON_MAX_DEPTH */
     int held; /* stack slots holding members not yet in their table */
     int array_mt; /* stack slots of the marker metatables, fetched once */
     int bignum_mt;
@@ -896,8 +897,13 @@ static int check_value(dec *d)
     switch (*d->p) {
     case '{':
     case '[':
-        if (++d->depth > MW_JSON_MAX_DEPTH)
-            return fail(d, d->p, "nesting deeper than 200 levels");
+        if (++d->depth > d->max_depth) {
+            char what[48];
+
+            snprintf(what, sizeof(what), "nesting deeper than %d levels",
+                     d->max_depth);
+            return fail(d, d->p, what);
+        }
         rc = check_members(d);
         d->depth--;
         return rc;
@@ -916,8 +922,15 @@ static int check_value(dec *d)
 
 int mw_json_validate(const char *s, size_t n, mw_err *e)
 {
+    return mw_json_validate_depth(s, n, MW_JSON_MAX_DEPTH, e);
+}
+
+int mw_json_validate_depth(const char *s, size_t n, int max_depth, mw_err *e)
+{
     dec d = {.p = (const unsigned char *)s, .start = (const unsigned char *)s,
-             .end = (const unsigned char *)s + n, .e = e};
+             .end = (const unsigned char *)s + n, .e = e,
+             .max_depth = max_depth < 1 || max_depth > MW_JSON_MAX_DEPTH
+                              ? MW_JSON_MAX_DEPTH : max_depth};
 
     if (n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
         d.p += 3;
@@ -1963,14 +1976,16 @@ static int l_decode(lua_State *L)
 }
 
 /* validate(text) -> true | nil, message (the decoder's message). */
+/* validate(text [, max_depth]) -> true | nil, message. */
 static int l_validate(lua_State *L)
 {
     size_t n;
     const char *s = luaL_checklstring(L, 1, &n);
+    int max_depth = (int)luaL_optinteger(L, 2, MW_JSON_MAX_DEPTH);
     mw_err e;
 
     err_clear(&e);
-    if (mw_json_validate(s, n, &e) < 0) {
+    if (mw_json_validate_depth(s, n, max_depth, &e) < 0) {
         lua_pushnil(L);
         lua_pushstring(L, e.msg);
         return 2;

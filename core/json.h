@@ -26,6 +26,9 @@ int mw_json_decode(lua_State *L, const char *s, size_t n, mw_err *e);
 /* Checks that s[0..n) is what mw_json_decode accepts, building nothing.
  * Returns 0, or -1 with e set as mw_json_decode would set it. */
 int mw_json_validate(const char *s, size_t n, mw_err *e);
+/* The same, refusing nesting deeper than max_depth (at most
+ * MW_JSON_MAX_DEPTH): for texts that are stored inside larger ones. */
+int mw_json_validate_depth(const char *s, size_t n, int max_depth, mw_err *e);
 
 /* Longest path mw_json_lookup follows. */
 #define MW_JSON_LOOKUP_MAX 16

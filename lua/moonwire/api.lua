@@ -78,6 +78,12 @@ local function json_content_type(req)
 end
 
 local function json_body_type(req)
+  local coding = req.headers["content-encoding"]
+  if coding and lower(coding):match("^%s*(.-)%s*$") ~= "identity" then
+    fail(req, 415, "E_CONTENT_ENCODING", format("send the body uncompressed: "
+      .. "Content-Encoding %q is not supported", coding))
+    return false
+  end
   if json_content_type(req) then return true end
   fail(req, 415, "E_CONTENT_TYPE", format("send JSON: content type %q is not "
     .. "application/json or a +json type", req.headers["content-type"]))
@@ -110,9 +116,13 @@ end
 --- Checks that a share's body is a JSON object, as body_object does, but
 --- without decoding it: a share is stored as sent and decoded when it
 --- runs. Answers 415/400 itself and returns nil when it is not.
+-- A share is stored inside larger documents (an execution's trace holds
+-- it a few levels down), which the codec bounds at 200 levels.
+local SHARE_MAX_DEPTH = 128
+
 local function share_text(req)
   if not json_body_type(req) then return nil end
-  local ok, err = json.validate(req.body)
+  local ok, err = json.validate(req.body, SHARE_MAX_DEPTH)
   if not ok then
     fail(req, 400, "E_JSON", "the body is not valid JSON: " .. err)
     return nil

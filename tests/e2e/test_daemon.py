@@ -176,6 +176,40 @@ def several_incidents():
            "one ticket per incident", tickets)
 
 
+@case("deep shares: 128 levels run and read back, 129 are refused; "
+      "compressed bodies get 415")
+def deep_shares():
+    iid, key = integration(D, "deep")
+    auth = {"Authorization": "Bearer " + key}
+
+    def nested(n):  # the share object itself is the first level
+        return ('{"incident":{"id":"deep-%d","status":"new","x":' % n
+                + '{"a":' * (n - 2) + '1' + '}' * (n - 2) + '}}')
+    st, v, _ = D.api("POST", V1 + "/shares", nested(129), token="",
+                     headers=auth)
+    expect(st == 400 and v["error"]["code"] == "E_JSON"
+           and "deeper than 128" in v["error"]["message"], "129 refused",
+           st, v)
+    st, v, _ = D.api("POST", V1 + "/shares", nested(128), token="",
+                     headers=auth)
+    expect(st == 202, "128 accepted", st, v)
+    sid = v["share_id"]
+    done = wait_done(D, [sid])
+    expect(done[sid]["status"] == "succeeded", "ran", done)
+    share = share_of(D, sid)
+    expect(share["body"]["incident"]["id"] == "deep-128", "reads back")
+    ex = execution(D, done[sid]["execution_id"])
+    expect(len(ex["trace"]) > 0, "a whole trace", ex)
+    for coding in ("gzip", "br, gzip"):
+        st, v, _ = D.api("POST", V1 + "/shares", nested(3), token="",
+                         headers=dict(auth, **{"Content-Encoding": coding}))
+        expect(st == 415 and v["error"]["code"] == "E_CONTENT_ENCODING",
+               "415 for " + coding, st, v)
+    st, v, _ = D.api("POST", V1 + "/shares", nested(4), token="",
+                     headers=dict(auth, **{"Content-Encoding": "identity"}))
+    expect(st == 202, "identity is no encoding", st, v)
+
+
 @case("incident ids past 2^53 stay apart")
 def big_ids():
     iid, key = integration(D, "big-ids")
