@@ -192,16 +192,29 @@ end
 
 -- Runs the type's own checks; each problem becomes a sentence that
 -- starts with the field it is about, like the schema's own messages.
-local function run_validate(st, rec, config)
+-- dropped: for a partial config (check_config), the fields left out of
+-- it; a crash on such a config, or a problem with those fields, says
+-- nothing new.
+local function run_validate(st, rec, config, dropped)
   if type(rec.module.validate) ~= "function" then return end
 
-  local _, problems = call_module(st, rec, "validate", config)
+  local problems
+  if dropped then
+    local ok, res = pcall(rec.module.validate, config)
+    if not ok then return end
+    problems = res
+  else
+    problems = select(2, call_module(st, rec, "validate", config))
+  end
   for _, p in ipairs(type(problems) == "table" and problems or {}) do
     local rel, msg = nil, p
     if type(p) == "table" then rel, msg = p.path, p.message end
-    local e = node_error(st, "invalid", under(rec.path .. ".config", rel),
-      rec, under("config", rel), sentence(msg))
-    if type(p) == "table" and type(p.code) == "string" then e.code = p.code end
+    local field = type(rel) == "string" and rel:match("^[^.%[]+") or ""
+    if not (dropped and dropped[field]) then
+      local e = node_error(st, "invalid", under(rec.path .. ".config", rel),
+        rec, under("config", rel), sentence(msg))
+      if type(p) == "table" and type(p.code) == "string" then e.code = p.code end
+    end
   end
 end
 
@@ -244,7 +257,30 @@ local function check_config(st, rec, config)
     e.node = rec.id
     st.errors[#st.errors + 1] = e
   end
-  if #errs > 0 then return end
+  if #errs > 0 then
+    -- Every problem in one answer: the type's own checks also run on the
+    -- config without the fields the schema refused, when the rest passes.
+    if not is_object(config) then return end
+    -- (A required field left out is no new problem.)
+    local rest, prefix, dropped = {}, path .. ".", {}
+    local function key_of(p)
+      return type(p) == "string" and p:sub(1, #prefix) == prefix
+        and p:sub(#prefix + 1):match("^[^.%[]+")
+    end
+    for k, v in pairs(config) do rest[k] = v end
+    for _, e in ipairs(errs) do
+      local key = key_of(e.path)
+      if key then rest[key], dropped[key] = nil, true end
+    end
+    local rok, rnorm, rerrs = pcall(schema.check, rec.module.schema or {},
+      rest, path, st.opts)
+    if not rok then return end
+    for _, e in ipairs(rerrs) do
+      if not dropped[key_of(e.path) or ""] then return end
+    end
+    run_validate(st, rec, rnorm or rest, dropped)
+    return
+  end
   rec.config = norm
   run_validate(st, rec, norm)
   compute_ports(st, rec, norm)

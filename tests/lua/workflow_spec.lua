@@ -289,6 +289,18 @@ describe("workflow.load reports", function()
     expect(errs[2].path):to_be('$["x y"]')
   end)
 
+  it("a type's own problems beside the schema's, in one answer", function()
+    -- a flow_control route with both value and values (its own check)
+    -- and a source that is no path (the schema's)
+    local _, errs = load(doc({node("f", "flow_control",
+      '{"source": 5, "routes": [{"port": "a", "value": 1, "values": [2]}]}')}))
+    local paths = {}
+    for _, e in ipairs(errs) do paths[#paths + 1] = e.path end
+    expect(#errs):to_be(2)
+    expect(paths[1]):to_be("$.nodes[0].config.source")
+    expect(paths[2]):to_contain("$.nodes[0].config.routes[0]")
+  end)
+
   it("the node a config error belongs to", function()
     local _, errs = load(doc({node("create", "http_request", "{}")}))
     expect(errs[1].node):to_be("create")
