@@ -171,7 +171,9 @@ local function integration_view(row, app_key)
 end
 
 local function check_name(req, name)
-  if type(name) ~= "string" or not name:match("%S") or #name > 200 then
+  -- characters, not bytes: UTF-8 continuation bytes do not count
+  if type(name) ~= "string" or not name:match("%S")
+      or #name - select(2, name:gsub("[\128-\191]", "")) > 200 then
     fail(req, 422, "E_NAME", "\"name\" must be a non-empty string of at most "
       .. "200 characters")
     return false
@@ -179,13 +181,32 @@ local function check_name(req, name)
   return true
 end
 
+-- Refuses a key of body b outside allowed (a set of names): a misspelt
+-- field silently ignored would look like a change that did not happen.
+local function check_fields(req, b, allowed, list)
+  for k in pairs(b) do
+    if not allowed[k] then
+      fail(req, 422, "E_FIELD", format("unknown field %q: the body takes %s",
+        tostring(k), list))
+      return false
+    end
+  end
+  return true
+end
+
+local CREATE_FIELDS = { name = true }
+local PATCH_FIELDS = { name = true, status = true, settings = true, secrets = true }
+
 local function new_key()
   return "mwk_" .. core.random_hex(24)
 end
 
 local function create_integration(req)
   local b = body_object(req)
-  if not b or not check_name(req, b.name) then return end
+  if not b or not check_fields(req, b, CREATE_FIELDS, '"name"')
+      or not check_name(req, b.name) then
+    return
+  end
   local id = "int_" .. core.random_hex(8)
   local key = new_key()
   db.integration_create(id, b.name, core.sha256_hex(key), core.time())
@@ -260,7 +281,10 @@ local function patch_integration(req, id)
   local row = find_integration(req, id)
   if not row then return end
   local b = body_object(req)
-  if not b then return end
+  if not b or not check_fields(req, b, PATCH_FIELDS,
+      '"name", "status", "settings" and "secrets"') then
+    return
+  end
   if b.name ~= nil and not check_name(req, b.name) then return end
   if b.status ~= nil and b.status ~= "active" and b.status ~= "inactive" then
     return fail(req, 422, "E_STATUS", "\"status\" must be \"active\" or \"inactive\"")

@@ -210,6 +210,24 @@ def deep_shares():
     expect(st == 202, "identity is no encoding", st, v)
 
 
+@case("integration bodies: misspelt fields refused, names in characters")
+def integration_fields():
+    st, v, _ = D.api("POST", V1 + "/integrations", {"name": "é" * 200})
+    expect(st == 201, "200 two-byte characters make a name", st, v)
+    iid = v["id"]
+    st, v, _ = D.api("POST", V1 + "/integrations", {"name": "é" * 201})
+    expect(st == 422 and v["error"]["code"] == "E_NAME", "201 do not", st, v)
+    st, v, _ = D.api("POST", V1 + "/integrations", {"name": "x", "stat": 1})
+    expect(st == 422 and v["error"]["code"] == "E_FIELD"
+           and '"stat"' in v["error"]["message"], "unknown POST field", st, v)
+    st, v, _ = D.api("PATCH", "%s/integrations/%s" % (V1, iid),
+                     {"stauts": "active"})
+    expect(st == 422 and v["error"]["code"] == "E_FIELD"
+           and '"stauts"' in v["error"]["message"], "misspelt status", st, v)
+    st, v, _ = D.api("GET", "%s/integrations/%s" % (V1, iid))
+    expect(v["status"] == "inactive", "nothing changed", v)
+
+
 @case("incident ids past 2^53 stay apart")
 def big_ids():
     iid, key = integration(D, "big-ids")
