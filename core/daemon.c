@@ -450,9 +450,13 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
         cJSON *fresh = cJSON_CreateObject();
         for (const setting *s = settings_table; s->key; s++)
             cJSON_AddItemToObject(fresh, s->key, cJSON_Parse(s->def));
-        if (merge_file(fresh, d->config_file, &e) == 0)
-            mw_log_set_level(cfg_str(fresh, "log_level"));
-        else
+        if (merge_file(fresh, d->config_file, &e) == 0) {
+            const char *level = cfg_str(fresh, "log_level");
+
+            if (mw_log_set_level(level) < 0)
+                MW_ERROR("reload: log_level \"%s\" is not error, warn, info "
+                         "or debug; keeping the running level", level);
+        } else
             MW_ERROR("reload: %s; keeping the running configuration", e.msg);
         cJSON_Delete(fresh);
     }
