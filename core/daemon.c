@@ -575,8 +575,11 @@ static int serve(daemon *d, mw_err *e)
     char db[1024], key[1024];
     int n = 0;
 
-    /* One daemon to a data dir: a second would run the same queue. */
-    if (ensure_dir(dir, e) < 0 || mw_store_lock_dir(dir, 1, e) < 0)
+    /* One daemon to a data dir: a second would run the same queue. A
+     * listen address that cannot be read stops it before anything is
+     * created. */
+    if (mw_server_check_address(cfg_str(d->config, "listen"), e) < 0 ||
+        ensure_dir(dir, e) < 0 || mw_store_lock_dir(dir, 1, e) < 0)
         return -1;
     snprintf(db, sizeof(db), "%s/moonwire.db", dir);
     for (cJSON *p = cJSON_GetObjectItem(d->config, "node_path")->child;
@@ -649,7 +652,8 @@ int mw_daemon_main(int argc, char **argv)
     event_set_log_callback(libevent_log);
     d.config = load_config(argc, argv, &d.config_file, &e);
     if (!d.config) {
-        fprintf(stderr, "moonwire serve: %s\n", e.msg);
+        fprintf(stderr, "moonwire serve: %s%s%s\n", e.code ? e.code : "",
+                e.code ? ": " : "", e.msg);
         return 2;
     }
     if (mw_log_set_level(cfg_str(d.config, "log_level")) < 0) {
@@ -659,7 +663,9 @@ int mw_daemon_main(int argc, char **argv)
         return 2;
     }
     rc = serve(&d, &e) < 0 ? 1 : 0;
-    if (rc)
+    if (rc && e.code)
+        MW_ERROR("%s: %s", e.code, e.msg);
+    else if (rc)
         MW_ERROR("%s", e.msg);
     if (d.sig_term)
         event_free(d.sig_term);

@@ -682,6 +682,14 @@ int mw_server_listen(mw_server *s, const char *hostport, mw_err *e)
 }
 
 const char *mw_server_address(const mw_server *s) { return s->address; }
+
+int mw_server_check_address(const char *hostport, mw_err *e)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    return parse_hostport(hostport, &ss, &len, e);
+}
 int mw_server_port(const mw_server *s) { return s->port; }
 int mw_server_open(const mw_server *s) { return s ? s->open : 0; }
 long mw_server_pending(const mw_server *s) { return s ? s->pending : 0; }

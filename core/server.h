@@ -31,6 +31,9 @@ mw_server *mw_server_create(struct event_base *base,
  * address in brackets, a host name, or an empty host for every IPv4
  * address. */
 int mw_server_listen(mw_server *s, const char *hostport, mw_err *e);
+/* Checks "HOST:PORT" as mw_server_listen would read it, binding nothing:
+ * 0, or -1 with e set. */
+int mw_server_check_address(const char *hostport, mw_err *e);
 /* The port actually bound, after listen. */
 int mw_server_port(const mw_server *s);
 /* Connections open now. */
