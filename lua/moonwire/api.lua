@@ -885,6 +885,16 @@ end
 
 --- Entry point from the C server for every request.
 function M.handle(req)
+  if req.path:byte(1) ~= 47 then -- not "/"
+    -- the absolute form a proxy may send ("http://host/path") means its
+    -- path; anything else ("*") names no resource here
+    local p = req.path:match("^[%a][%w+.-]*://[^/]*(/.*)$")
+    if not p then
+      return fail(req, 400, "E_TARGET", format("the request target %q is not "
+        .. "a path", req.path))
+    end
+    req.path = p
+  end
   local plain = exact[req.path]
   local r = plain and plain[req.method]
   if r then return dispatch(req, r) end

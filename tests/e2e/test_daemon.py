@@ -1520,6 +1520,18 @@ class FakeSock:
         return out
 
 
+@case("request targets: the absolute form means its path; * is refused")
+def request_targets():
+    for target_, want in ((b"http://elsewhere.test/healthz", 200),
+                          (b"*", 400)):
+        s = socket.create_connection(("127.0.0.1", D.port), timeout=10)
+        s.sendall(b"GET " + target_ + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        res, _ = read_response(s, "GET", b"")
+        s.close()
+        expect(res and res[0] == want and res[2].startswith(b"{"),
+               "a JSON %d for %s" % (want, target_), res)
+
+
 @case("a client that half-closes after sending its request still gets the "
       "answer")
 def half_close():
