@@ -55,6 +55,7 @@ struct conn {
     int waiting;        /* a complete request awaits its reply */
     int closing;        /* close once the output is written */
     int draining;       /* write side shut; reading until the peer closes */
+    int bad_version;    /* the request is not HTTP/1.x */
     double begun_ms;    /* when the request being read began, or 0 */
     char peer[64];
     conn *prev, *next;
@@ -147,6 +148,7 @@ static const char *reason(int status)
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
     default: return "Status";
     }
 }
@@ -305,6 +307,10 @@ static int on_headers_done(http_parser *p)
     if (c->in_value && end_header(c) < 0)
         return -1;
     c->in_value = 0;
+    if (p->http_major != 1) {
+        c->bad_version = 1;
+        return -1;
+    }
     snprintf(r->method, sizeof(r->method), "%s",
              http_method_str((enum http_method)p->method));
     if (split_url(r) < 0)
@@ -398,7 +404,10 @@ static void conn_feed(conn *c)
             return;
         }
         if (err != HPE_OK) {
-            if (c->closing && c->req && c->req->path)
+            if (c->bad_version)
+                reply_error(c, 505, "E_HTTP_VERSION", "only HTTP/1.0 and "
+                            "HTTP/1.1 are spoken here");
+            else if (c->closing && c->req && c->req->path)
                 too_large(c);
             else if (err == HPE_HEADER_OVERFLOW)
                 reply_error(c, 431, "E_HEADERS_TOO_LARGE",

@@ -1520,7 +1520,8 @@ class FakeSock:
         return out
 
 
-@case("request targets: the absolute form means its path; * is refused")
+@case("request targets: the absolute form means its path; * is refused; "
+      "HTTP/2.0 text gets 505")
 def request_targets():
     for target_, want in ((b"http://elsewhere.test/healthz", 200),
                           (b"*", 400)):
@@ -1530,6 +1531,12 @@ def request_targets():
         s.close()
         expect(res and res[0] == want and res[2].startswith(b"{"),
                "a JSON %d for %s" % (want, target_), res)
+    s = socket.create_connection(("127.0.0.1", D.port), timeout=10)
+    s.sendall(b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n")
+    res, _ = read_response(s, "GET", b"")
+    s.close()
+    expect(res and res[0] == 505 and b"E_HTTP_VERSION" in res[2],
+           "HTTP/2.0 in HTTP/1 clothes gets 505", res)
 
 
 @case("a client that half-closes after sending its request still gets the "
