@@ -56,6 +56,7 @@ struct conn {
     int closing;        /* close once the output is written */
     int draining;       /* write side shut; reading until the peer closes */
     int bad_version;    /* the request is not HTTP/1.x */
+    const char *repeated; /* a header that may appear once, twice */
     double begun_ms;    /* when the request being read began, or 0 */
     char peer[64];
     conn *prev, *next;
@@ -299,6 +300,24 @@ static int split_url(mw_sreq *r)
     return 0;
 }
 
+/* Headers a request may carry once: two differing Authorization or
+ * Content-Type lines leave it unclear which one the sender meant. */
+static const char *repeated_header(const mw_sreq *r)
+{
+    static const char *const once[] = {"authorization", "content-type",
+                                       "content-length", "content-encoding",
+                                       "host"};
+
+    for (size_t k = 0; k < sizeof(once) / sizeof(once[0]); k++) {
+        int seen = 0;
+
+        for (int i = 0; i < r->nheaders; i++)
+            if (strcasecmp(r->hname[i], once[k]) == 0 && seen++)
+                return once[k];
+    }
+    return NULL;
+}
+
 static int on_headers_done(http_parser *p)
 {
     conn *c = p->data;
@@ -311,6 +330,8 @@ static int on_headers_done(http_parser *p)
         c->bad_version = 1;
         return -1;
     }
+    if ((c->repeated = repeated_header(r)))
+        return -1;
     snprintf(r->method, sizeof(r->method), "%s",
              http_method_str((enum http_method)p->method));
     if (split_url(r) < 0)
@@ -404,16 +425,23 @@ static void conn_feed(conn *c)
             return;
         }
         if (err != HPE_OK) {
-            if (c->bad_version)
+            if (c->bad_version) {
                 reply_error(c, 505, "E_HTTP_VERSION", "only HTTP/1.0 and "
                             "HTTP/1.1 are spoken here");
-            else if (c->closing && c->req && c->req->path)
+            } else if (c->repeated) {
+                char msg[96];
+
+                snprintf(msg, sizeof(msg), "the request carries the %s "
+                         "header more than once", c->repeated);
+                reply_error(c, 400, "E_HTTP_HEADER", msg);
+            } else if (c->closing && c->req && c->req->path) {
                 too_large(c);
-            else if (err == HPE_HEADER_OVERFLOW)
+            } else if (err == HPE_HEADER_OVERFLOW) {
                 reply_error(c, 431, "E_HEADERS_TOO_LARGE",
                             "the request headers are too large");
-            else
+            } else {
                 reply_error(c, 400, "E_HTTP_PARSE", parse_message(err));
+            }
             return;
         }
     }

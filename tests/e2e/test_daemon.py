@@ -1521,7 +1521,7 @@ class FakeSock:
 
 
 @case("request targets: the absolute form means its path; * is refused; "
-      "HTTP/2.0 text gets 505")
+      "HTTP/2.0 text gets 505; a header sent twice that may come once, 400")
 def request_targets():
     for target_, want in ((b"http://elsewhere.test/healthz", 200),
                           (b"*", 400)):
@@ -1537,6 +1537,16 @@ def request_targets():
     s.close()
     expect(res and res[0] == 505 and b"E_HTTP_VERSION" in res[2],
            "HTTP/2.0 in HTTP/1 clothes gets 505", res)
+    for twice in (b"Authorization: Bearer a\r\nAuthorization: Bearer b\r\n",
+                  b"Content-Type: application/json\r\n"
+                  b"content-type: text/plain\r\n"):
+        s = socket.create_connection(("127.0.0.1", D.port), timeout=10)
+        s.sendall(b"POST /api/v1/shares HTTP/1.1\r\nHost: x\r\n" + twice
+                  + b"Content-Length: 2\r\n\r\n{}")
+        res, _ = read_response(s, "POST", b"")
+        s.close()
+        expect(res and res[0] == 400 and b"more than once" in res[2],
+               "a header that may come once, twice: 400", twice, res)
 
 
 @case("a client that half-closes after sending its request still gets the "
