@@ -444,7 +444,11 @@ local function post_share(req)
   db.after_commit(function(committed, cerr)
     if committed then
       if dup then return reply(req, 202, { share_id = id, duplicate = true }) end
-      daemon.admit(integ, id, incident, body)
+      local aok, aerr = pcall(daemon.admit, integ, id, incident, body)
+      if not aok then -- stored all the same: it runs at the next start
+        core.log("error", format("share %d is stored but could not be "
+          .. "queued: %s", id, tostring(aerr)))
+      end
       -- the answer to every accepted share: no encoder pass
       return core.reply(req.id, 202, format('{"share_id":%d}', id),
         "application/json")
