@@ -12,24 +12,13 @@
 
 #include <sqlite3.h>
 
+#include "check.h"
 #include "checkpoint.h"
 
 #define STEP 64
 #define CATCH_UP 1024
 #define COMMITS 9000
 #define PAGE 8192
-
-static int failures;
-
-#define CHECK(name, cond) \
-    do { \
-        if (!(cond)) { \
-            failures++; \
-            printf("not ok - %s (%s:%d)\n", name, __FILE__, __LINE__); \
-        } else { \
-            printf("ok - %s\n", name); \
-        } \
-    } while (0)
 
 static long long file_size(const char *path)
 {

@@ -9,19 +9,8 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "check.h"
 #include "json.h"
-
-static int failures;
-
-#define CHECK(name, cond) \
-    do { \
-        if (!(cond)) { \
-            failures++; \
-            printf("not ok - %s (%s:%d)\n", name, __FILE__, __LINE__); \
-        } else { \
-            printf("ok - %s\n", name); \
-        } \
-    } while (0)
 
 /* Decodes in[0..n) from a copy of exactly n bytes, so that the sanitizer
  * sees any read past the end; validates it too, which must agree with

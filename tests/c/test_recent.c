@@ -5,19 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check.h"
 #include "recent.h"
-
-static int failures;
-
-#define CHECK(name, cond) \
-    do { \
-        if (!(cond)) { \
-            failures++; \
-            printf("not ok - %s (%s:%d)\n", name, __FILE__, __LINE__); \
-        } else { \
-            printf("ok - %s\n", name); \
-        } \
-    } while (0)
 
 static int64_t find(mw_recent *r, const char *key, double since)
 {

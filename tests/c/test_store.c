@@ -8,19 +8,8 @@
 
 #include <sqlite3.h>
 
+#include "check.h"
 #include "store.h"
-
-static int failures;
-
-#define CHECK(name, cond) \
-    do { \
-        if (!(cond)) { \
-            failures++; \
-            printf("not ok - %s (%s:%d)\n", name, __FILE__, __LINE__); \
-        } else { \
-            printf("ok - %s\n", name); \
-        } \
-    } while (0)
 
 /* The stored (sealed) text of the secret, read around the store API. */
 static void raw_secret(mw_store *s, mw_buf *out)

@@ -7,20 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "tz.h"
 
-static int failures;
 static char dir[] = "/tmp/mw-test-tz-XXXXXX";
-
-#define CHECK(name, cond) \
-    do { \
-        if (!(cond)) { \
-            failures++; \
-            printf("not ok - %s (%s:%d)\n", name, __FILE__, __LINE__); \
-        } else { \
-            printf("ok - %s\n", name); \
-        } \
-    } while (0)
 
 static void be32(FILE *f, int64_t v)
 {
