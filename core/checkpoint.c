@@ -15,7 +15,7 @@
  * copied every frame in it, which a worker racing a busy writer never
  * quite does. So past the catch-up limit the loop copies what is left
  * itself, right after the worker's pass: a few hundred frames, once
- * every hundred-odd megabytes written. */
+ * every 16 MiB or so written. */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "checkpoint.h"
 
@@ -133,6 +133,16 @@ static int on_commit(void *arg, sqlite3 *db, const char *name, int frames)
                 frames, sqlite3_db_filename(db, "main"));
     }
     return SQLITE_OK;
+}
+
+void mw_checkpointer_kick(mw_checkpointer *c)
+{
+    pthread_mutex_lock(&c->mu);
+    if (!c->busy) {
+        c->wanted = 1;
+        pthread_cond_signal(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
 }
 
 void mw_checkpointer_counts(mw_checkpointer *c, long long *passes,

@@ -16,9 +16,11 @@ typedef struct mw_checkpointer mw_checkpointer;
  * p99 of 8-9 ms, 1,000 took 0.205 ms and 15-20 ms, 32 took 0.24 ms
  * (each pass syncs both files, however little it copies). */
 #define MW_CHECKPOINT_STEP_FRAMES 250
-/* Past this many (128 MiB of 8 KiB pages), the committing thread copies
- * what the worker left, so that the WAL can start over. */
-#define MW_CHECKPOINT_CATCH_UP_FRAMES 16000
+/* Past this many (16 MiB of 8 KiB pages), the committing thread copies
+ * what the worker left, so that the WAL can start over. 16,000 frames
+ * cost the same CPU per share (bench/daemon) but let the WAL reach
+ * 130 MiB, which filled small disks. */
+#define MW_CHECKPOINT_CATCH_UP_FRAMES 2048
 
 /* Takes over the checkpoints of main, a WAL-mode connection to the
  * database at path, which must not hold it in exclusive locking mode.
@@ -27,6 +29,11 @@ typedef struct mw_checkpointer mw_checkpointer;
 mw_checkpointer *mw_checkpointer_start(sqlite3 *main, const char *path,
                                        int step_frames, int catch_up_frames,
                                        mw_err *e);
+
+/* Asks for a pass now, whatever the WAL holds: after a commit failed for
+ * want of disk space, a WAL whose frames are all copied starts over at
+ * the next commit instead of growing. */
+void mw_checkpointer_kick(mw_checkpointer *c);
 
 /* Passes the worker ran, and catch-ups the committing thread ran. */
 void mw_checkpointer_counts(mw_checkpointer *c, long long *passes,

@@ -301,6 +301,16 @@ static int l_wal_checkpoints(lua_State *L)
     return 2;
 }
 
+/* wal_checkpoint(): asks for a WAL checkpoint now (store.h). */
+static int l_wal_checkpoint(lua_State *L)
+{
+    mw_host *h = host_of(L);
+
+    if (h && h->store)
+        mw_store_checkpoint_now(h->store);
+    return 0;
+}
+
 static int l_base64(lua_State *L)
 {
     static const char tab[] =
@@ -517,6 +527,7 @@ static int open_core(lua_State *L)
         {"random_hex", l_random_hex}, {"after", l_after},
         {"recent_find", l_recent_find}, {"recent_add", l_recent_add},
         {"wal_checkpoints", l_wal_checkpoints},
+        {"wal_checkpoint", l_wal_checkpoint},
         {NULL, NULL}};
     mw_host *h = host_of(L);
 

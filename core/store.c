@@ -212,6 +212,15 @@ int mw_store_checkpoint_aside(mw_store *s, mw_err *e)
     return s->checkpoints ? 0 : -1;
 }
 
+void mw_store_checkpoint_now(mw_store *s)
+{
+    if (s->checkpoints)
+        mw_checkpointer_kick(s->checkpoints);
+    else
+        sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                  NULL, NULL);
+}
+
 void mw_store_checkpoint_counts(mw_store *s, long long *passes,
                                 long long *catch_ups)
 {

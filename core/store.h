@@ -40,6 +40,9 @@ int mw_store_lock_dir(const char *dir, int exclusive, mw_err *e);
  * loop must not wait on their syncs. The database must not be held in
  * exclusive locking mode. */
 int mw_store_checkpoint_aside(mw_store *s, mw_err *e);
+/* A WAL checkpoint now (on that thread when there is one): after a failed
+ * commit, so that a WAL copied through can start over (checkpoint.h). */
+void mw_store_checkpoint_now(mw_store *s);
 /* Checkpoint passes of that thread, and catch-ups by the committing
  * thread; both 0 while checkpoints are sqlite's own. */
 void mw_store_checkpoint_counts(mw_store *s, long long *passes,

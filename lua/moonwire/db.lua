@@ -4,6 +4,7 @@
 -- SPDX-License-Identifier: MIT
 
 local core = require("moonwire.core")
+local format = string.format
 local json = require("moonwire.json")
 
 local null = json.null
@@ -64,15 +65,43 @@ M.commits = 0
 -- running execution wrote across one may be lost (daemon.finish_share).
 M.failed_commits = 0
 
+-- Failed commits are logged once and then at most every FAIL_LOG_MS
+-- with their count; each asks for a WAL checkpoint (at most once a
+-- second), so that once space is freed a WAL whose frames are all copied
+-- starts over instead of needing to grow.
+local FAIL_LOG_MS, KICK_MS = 10000, 1000
+local fail_logged, fail_unlogged, kicked = -math.huge, 0, -math.huge
+local failing = 0 -- commits failed in a row
+
+local function commit_failed(err)
+  local now = core.now_ms()
+  M.failed_commits = M.failed_commits + 1
+  failing = failing + 1
+  fail_unlogged = fail_unlogged + 1
+  if now - fail_logged >= FAIL_LOG_MS then
+    core.log("error", "database commit failed: " .. tostring(err)
+      .. (fail_unlogged > 1 and format(" (%d failed commits since the last "
+        .. "line)", fail_unlogged) or ""))
+    fail_logged, fail_unlogged = now, 0
+  end
+  if now - kicked >= KICK_MS and core.wal_checkpoint then
+    kicked = now
+    core.wal_checkpoint()
+  end
+end
+
 function M.flush()
   if not batch_open then return end
   batch_open = false
   M.commits = M.commits + 1
   local ok, err = core.sql_commit()
   if not ok then
-    core.log("error", "database commit failed: " .. tostring(err))
     core.sql_rollback()
-    M.failed_commits = M.failed_commits + 1
+    commit_failed(err)
+  elseif failing > 0 then
+    core.log("info", format("database commits succeed again, after %d "
+      .. "failed", failing))
+    failing, fail_unlogged, fail_logged = 0, 0, -math.huge
   end
   local list = waiting
   waiting = {}
