@@ -3,8 +3,10 @@
  * shares are started one after another, each once the previous execution
  * has ended, and one JSON line is printed per execution. The other
  * commands are thin: they call into `moonwire.cli` (Lua). */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "cli.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,9 +373,15 @@ static int load_shares(run_state *rs, const args *a)
  * (mw_store_lock_dir): the daemon caches what the CLI would change. */
 static int lock_db_dir(const char *db_path, mw_err *e)
 {
-    char dir[1024];
-    const char *slash = strrchr(db_path, '/');
-    size_t n = slash ? (size_t)(slash - db_path) : 0;
+    char dir[PATH_MAX], real[PATH_MAX];
+    const char *slash;
+    size_t n;
+
+    /* the file's own directory, through any symbolic link to it */
+    if (realpath(db_path, real))
+        db_path = real;
+    slash = strrchr(db_path, '/');
+    n = slash ? (size_t)(slash - db_path) : 0;
 
     if (!slash)
         snprintf(dir, sizeof(dir), ".");

@@ -892,8 +892,11 @@ function M.handle(req)
   if req.path:byte(1) ~= 47 then -- not "/"
     -- the absolute form a proxy may send ("http://host/path") means its
     -- path; anything else ("*") names no resource here
-    local p = req.path:match("^[%a][%w+.-]*://[^/]*(/.*)$")
-    if not p then
+    local scheme, p = req.path:match("^([%a][%w+.-]*)://[^/]*(.*)$")
+    scheme = scheme and lower(scheme)
+    if scheme ~= "http" and scheme ~= "https" then p = nil end
+    if p == "" then p = "/" end
+    if not p or p:byte(1) ~= 47 then
       return fail(req, 400, "E_TARGET", format("the request target %q is not "
         .. "a path", req.path))
     end

@@ -1527,6 +1527,8 @@ class FakeSock:
       "HTTP/2.0 text gets 505; a header sent twice that may come once, 400")
 def request_targets():
     for target_, want in ((b"http://elsewhere.test/healthz", 200),
+                          (b"HTTPS://elsewhere.test/healthz", 200),
+                          (b"ftp://elsewhere.test/healthz", 400),
                           (b"*", 400)):
         s = socket.create_connection(("127.0.0.1", D.port), timeout=10)
         s.sendall(b"GET " + target_ + b" HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -1767,6 +1769,13 @@ def data_dir_lock():
                        timeout=20)
     expect(p.returncode != 0 and "running moonwire serve" in p.stderr,
            "the CLI refuses the daemon's database", p.stdout + p.stderr)
+    alias = os.path.join(D.dir, "alias.db")
+    os.symlink(db, alias)
+    p = subprocess.run([D.binary, "settings", "--db", alias, "--integration",
+                        iid], capture_output=True, text=True, env=e,
+                       timeout=20)
+    expect(p.returncode != 0 and "running moonwire serve" in p.stderr,
+           "also through a symbolic link", p.stdout + p.stderr)
     sid = accept(D, key, incident("lock-dir-1", "new"))
     wait_done(D, [sid])
     expect(share_of(D, sid)["status"] == "succeeded", "the first still runs")
