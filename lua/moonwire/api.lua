@@ -575,11 +575,16 @@ end
 
 -- ---- test runs ------------------------------------------------------------------
 
+local TEST_FIELDS = { share = true, workflow = true, live = true }
+
 local function run_test(req, id)
   local integ = find_integration(req, id)
   if not integ then return end
   local b = body_object(req)
-  if not b then return end
+  if not b or not check_fields(req, b, TEST_FIELDS,
+      '"share", "workflow" and "live"') then
+    return
+  end
   if type(b.share) ~= "table" or json.is_array(b.share) then
     return fail(req, 422, "E_SHARE", "\"share\" must be a JSON object")
   end
@@ -803,9 +808,14 @@ local function secret_keeper(integ)
   end
 end
 
+local GENERATE_FIELDS = { prompt = true, provider = true, integration = true }
+
 local function post_generate(req)
   local b = body_object(req)
-  if not b then return end
+  if not b or not check_fields(req, b, GENERATE_FIELDS,
+      '"prompt", "provider" and "integration"') then
+    return
+  end
   if type(b.prompt) ~= "string" then
     return fail(req, 422, "E_PROMPT", "\"prompt\" must be a string describing "
       .. "the integration")

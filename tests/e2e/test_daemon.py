@@ -226,6 +226,14 @@ def integration_fields():
            and '"stauts"' in v["error"]["message"], "misspelt status", st, v)
     st, v, _ = D.api("GET", "%s/integrations/%s" % (V1, iid))
     expect(v["status"] == "inactive", "nothing changed", v)
+    st, v, _ = D.api("POST", "%s/integrations/%s/test" % (V1, iid),
+                     {"share": {"incident": {"id": "t"}}, "lvie": True})
+    expect(st == 422 and '"lvie"' in v["error"]["message"],
+           "a misspelt test field", st, v)
+    st, v, _ = D.api("POST", V1 + "/generate",
+                     {"prompt": "a webhook", "provder": "openai"})
+    expect(st == 422 and '"provder"' in v["error"]["message"],
+           "a misspelt generate field", st, v)
 
 
 @case("incident ids past 2^53 stay apart")
