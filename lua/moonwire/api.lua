@@ -611,8 +611,15 @@ local function run_test(req, id)
   exec.save_link = function() end
   local secrets = daemon.secrets_of(id, wf)
   exec.on_finish = function(e)
+    local trace = with_attempts(e.trace)
+    -- a value a node built too deep for JSON (over 200 levels) is told,
+    -- as a stored execution tells it, not answered with a 500
+    local ok, eerr = json.encode(trace)
+    if not ok then
+      trace = json.array({ { error = "the trace cannot be shown: " .. eerr } })
+    end
     reply(req, 200, { status = e.status, error = e.error, live = e.live,
-      duration_ms = e.duration_ms, trace = with_attempts(e.trace) }, nil,
+      duration_ms = e.duration_ms, trace = trace }, nil,
       function(text) return daemon.scrub(text, secrets) end)
   end
   local ok, serr = core.start(graph, exec)
