@@ -906,6 +906,9 @@ end
 
 --- Entry point from the C server for every request.
 function M.handle(req)
+  if find(req.path, "#", 1, true) then -- a browser never sends its fragment
+    return fail(req, 400, "E_TARGET", "a request target carries no #fragment")
+  end
   if req.path:byte(1) ~= 47 then -- not "/"
     -- the absolute form a proxy may send ("http://host/path") means its
     -- path; anything else ("*") names no resource here

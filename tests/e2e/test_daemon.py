@@ -1537,6 +1537,7 @@ def request_targets():
     for target_, want in ((b"http://elsewhere.test/healthz", 200),
                           (b"HTTPS://elsewhere.test/healthz", 200),
                           (b"ftp://elsewhere.test/healthz", 400),
+                          (b"/healthz#top", 400),
                           (b"*", 400)):
         s = socket.create_connection(("127.0.0.1", D.port), timeout=10)
         s.sendall(b"GET " + target_ + b" HTTP/1.1\r\nHost: x\r\n\r\n")
