@@ -1975,8 +1975,8 @@ static int l_decode(lua_State *L)
     return 1;
 }
 
-/* validate(text) -> true | nil, message (the decoder's message). */
-/* validate(text [, max_depth]) -> true | nil, message. */
+/* validate(text [, max_depth]) -> true | nil, message (the decoder's
+ * message). */
 static int l_validate(lua_State *L)
 {
     size_t n;

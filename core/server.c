@@ -525,6 +525,24 @@ static void conn_close(conn *c)
     free(c);
 }
 
+/* The IP address of sa as text into ip (size bytes); returns its port. */
+static int sockaddr_ip(const struct sockaddr *sa, char *ip, size_t size)
+{
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, (socklen_t)size);
+        return ntohs(in6->sin6_port);
+    }
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *)sa;
+
+        inet_ntop(AF_INET, &in4->sin_addr, ip, (socklen_t)size);
+        return ntohs(in4->sin_port);
+    }
+    return 0;
+}
+
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
                       struct sockaddr *sa, int len, void *arg)
 {
@@ -544,13 +562,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
         free(c);
         return;
     }
-    if (sa->sa_family == AF_INET) {
-        struct sockaddr_in *in4 = (struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &in4->sin_addr, c->peer, sizeof(c->peer));
-    } else if (sa->sa_family == AF_INET6) {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &in6->sin6_addr, c->peer, sizeof(c->peer));
-    }
+    sockaddr_ip(sa, c->peer, sizeof(c->peer));
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
     bufferevent_priority_set(c->bev, MW_PRIO_URGENT);
@@ -702,19 +714,9 @@ int mw_server_listen(mw_server *s, const char *hostport, mw_err *e)
     len = sizeof(ss);
     getsockname(evconnlistener_get_fd(s->listener), (struct sockaddr *)&ss,
                 &len);
-    if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-
-        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-        s->port = ntohs(in6->sin6_port);
-        snprintf(s->address, sizeof(s->address), "[%s]:%d", ip, s->port);
-    } else {
-        struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-
-        inet_ntop(AF_INET, &in4->sin_addr, ip, sizeof(ip));
-        s->port = ntohs(in4->sin_port);
-        snprintf(s->address, sizeof(s->address), "%s:%d", ip, s->port);
-    }
+    s->port = sockaddr_ip((struct sockaddr *)&ss, ip, sizeof(ip));
+    snprintf(s->address, sizeof(s->address),
+             ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", ip, s->port);
     return 0;
 }
 
@@ -727,6 +729,7 @@ int mw_server_check_address(const char *hostport, mw_err *e)
 
     return parse_hostport(hostport, &ss, &len, e);
 }
+
 int mw_server_port(const mw_server *s) { return s->port; }
 int mw_server_open(const mw_server *s) { return s ? s->open : 0; }
 long mw_server_pending(const mw_server *s) { return s ? s->pending : 0; }

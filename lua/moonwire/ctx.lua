@@ -299,7 +299,8 @@ end
 --- req: method, url, headers (map or list of {name, value}), body (string,
 --- or a table sent as JSON), timeout_ms, connect_timeout_ms.
 --- Returns res {status, headers (lower-case names), body, json,
---- retry_after_ms} or nil, err {code, message}. A non-2xx status is a response, not an error.
+--- retry_after_ms} or nil, err {code, message}. A non-2xx status is a
+--- response, not an error.
 ---@param req table
 function Ctx:http(req)
   local method = (req.method or "GET"):upper()

@@ -149,7 +149,7 @@ local ADDED = {
 function M.init()
   -- Not locking_mode=EXCLUSIVE: a second connection, on a thread of its
   -- own, checkpoints the WAL (core/checkpoint.c). One daemon to a data
-  -- dir is held by a lock file (core/daemon.c).
+  -- dir is kept by a flock on the dir (store.c, mw_store_lock_dir).
   for _, stmt in ipairs(SCHEMA) do q(stmt) end
   for _, a in ipairs(ADDED) do
     local have = false

@@ -5,7 +5,7 @@
 
 local M = {}
 
-local floor, min, random, tonumber = math.floor, math.min, math.random, tonumber
+local floor, min, random = math.floor, math.min, math.random
 
 --- Retry-After in milliseconds (capped at a minute), or nil: seconds or
 --- an HTTP-date, as ctx:http read it.
