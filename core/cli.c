@@ -3,10 +3,8 @@
  * shares are started one after another, each once the previous execution
  * has ended, and one JSON line is printed per execution. The other
  * commands are thin: they call into `moonwire.cli` (Lua). */
-#define _XOPEN_SOURCE 700 /* realpath */
 #include "cli.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,29 +367,14 @@ static int load_shares(run_state *rs, const args *a)
     return 0;
 }
 
-/* Refuses a database whose directory a running `moonwire serve` holds
- * (mw_store_lock_dir): the daemon caches what the CLI would change. */
-static int lock_db_dir(const char *db_path, mw_err *e)
+/* Refuses a database a running `moonwire serve` holds (mw_store_lock):
+ * the daemon caches what the CLI would change. A database not made yet
+ * is no daemon's. */
+static int lock_db(const char *db_path, mw_err *e)
 {
-    char dir[PATH_MAX], real[PATH_MAX];
-    const char *slash;
-    size_t n;
-
-    /* the file's own directory, through any symbolic link to it */
-    if (realpath(db_path, real))
-        db_path = real;
-    slash = strrchr(db_path, '/');
-    n = slash ? (size_t)(slash - db_path) : 0;
-
-    if (!slash)
-        snprintf(dir, sizeof(dir), ".");
-    else if (n == 0)
-        snprintf(dir, sizeof(dir), "/");
-    else
-        snprintf(dir, sizeof(dir), "%.*s", (int)n, db_path);
-    if (access(dir, F_OK) != 0)
-        return 0; /* opening the database will say what is wrong */
-    return mw_store_lock_dir(dir, 0, e) < 0 ? -1 : 0;
+    if (access(db_path, F_OK) != 0)
+        return 0;
+    return mw_store_lock(db_path, 0, e) < 0 ? -1 : 0;
 }
 
 static int cmd_run(mw_host *h, const args *a)
@@ -550,7 +533,7 @@ int mw_cli_main(int argc, char **argv)
         opts.db_path = a.db;
     else if (strcmp(a.cmd, "settings") == 0)
         opts.db_path = a.db ? a.db : "moonwire.db";
-    if (opts.db_path && lock_db_dir(opts.db_path, &e) < 0) {
+    if (opts.db_path && lock_db(opts.db_path, &e) < 0) {
         fprintf(stderr, "moonwire: %s\n", e.msg);
         free(envpath);
         return 2;

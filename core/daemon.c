@@ -578,7 +578,7 @@ static int serve(daemon *d, mw_err *e)
      * listen address that cannot be read stops it before anything is
      * created. */
     if (mw_server_check_address(cfg_str(d->config, "listen"), e) < 0 ||
-        ensure_dir(dir, e) < 0 || mw_store_lock_dir(dir, 1, e) < 0)
+        ensure_dir(dir, e) < 0 || mw_store_lock(dir, 1, e) < 0)
         return -1;
     snprintf(db, sizeof(db), "%s/moonwire.db", dir);
     for (cJSON *p = cJSON_GetObjectItem(d->config, "node_path")->child;
@@ -594,6 +594,7 @@ static int serve(daemon *d, mw_err *e)
     opts.node_dirs = dirs;
     if (!(d->h = mw_host_create(&opts, e)) ||
         mw_store_check_key(d->h->store, e) < 0 ||
+        mw_store_lock(db, 1, e) < 0 ||
         mw_store_checkpoint_aside(d->h->store, e) < 0)
         return -1;
     so.max_body = (size_t)cfg_num(d->config, "max_body_bytes");

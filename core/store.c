@@ -229,23 +229,25 @@ void mw_store_checkpoint_counts(mw_store *s, long long *passes,
         mw_checkpointer_counts(s->checkpoints, passes, catch_ups);
 }
 
-int mw_store_lock_dir(const char *dir, int exclusive, mw_err *e)
+int mw_store_lock(const char *path, int exclusive, mw_err *e)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
 
     if (fd < 0) {
-        mw_err_set(e, "E_DATA_DIR", "cannot open %s: %s", dir, strerror(errno));
+        mw_err_set(e, "E_DATA_DIR", "cannot open %s: %s", path,
+                   strerror(errno));
         return -1;
     }
     if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
         return fd;
     if (errno == EWOULDBLOCK)
         mw_err_set(e, "E_DATA_DIR", exclusive
-                   ? "data dir %s is in use by another moonwire serve"
-                   : "%s is the data dir of a running moonwire serve: use "
-                     "its API (docs/api.md) rather than the database", dir);
+                   ? "%s is in use by another moonwire serve"
+                   : "%s belongs to a running moonwire serve: use its API "
+                     "(docs/api.md) rather than the database", path);
     else
-        mw_err_set(e, "E_DATA_DIR", "cannot lock %s: %s", dir, strerror(errno));
+        mw_err_set(e, "E_DATA_DIR", "cannot lock %s: %s", path,
+                   strerror(errno));
     close(fd);
     return -1;
 }

@@ -27,13 +27,14 @@ int mw_store_set_key_file(mw_store *s, const char *path);
 int mw_store_check_key(mw_store *s, mw_err *e);
 void mw_store_close(mw_store *s);
 
-/* Locks the directory dir holding a database (flock on the directory
- * itself, which cannot be deleted from under the lock as a lock file
- * can): exclusive for `moonwire serve`, which owns its data dir, shared
- * for the CLI commands that open a database, so that neither runs on a
- * data dir a daemon is serving. Returns the descriptor, kept open (and
- * the lock held) until the process exits, or -1 with e set. */
-int mw_store_lock_dir(const char *dir, int exclusive, mw_err *e);
+/* flock on path itself (a directory or a file; no lock file that could
+ * be deleted from under the lock): `moonwire serve` takes its data dir
+ * and its database exclusively, the CLI commands that open a database
+ * take it shared, so that neither runs on what a daemon is serving,
+ * whatever name (symbolic or hard link) leads to it. Returns the
+ * descriptor, kept open (and the lock held) until the process exits, or
+ * -1 with e set. */
+int mw_store_lock(const char *path, int exclusive, mw_err *e);
 
 /* From now on WAL checkpoints run on a thread of their own (checkpoint.h)
  * instead of inside the commits that grow the WAL: for the daemon, whose

@@ -1785,6 +1785,13 @@ def data_dir_lock():
                        timeout=20)
     expect(p.returncode != 0 and "running moonwire serve" in p.stderr,
            "also through a symbolic link", p.stdout + p.stderr)
+    hard = os.path.join(D.dir, "hard.db")
+    os.link(db, hard)
+    p = subprocess.run([D.binary, "settings", "--db", hard, "--integration",
+                        iid], capture_output=True, text=True, env=e,
+                       timeout=20)
+    expect(p.returncode != 0 and "running moonwire serve" in p.stderr,
+           "and through a hard link", p.stdout + p.stderr)
     sid = accept(D, key, incident("lock-dir-1", "new"))
     wait_done(D, [sid])
     expect(share_of(D, sid)["status"] == "succeeded", "the first still runs")
