@@ -34,6 +34,7 @@ struct mw_checkpointer {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int wanted;  /* a pass is asked for */
+    int truncate; /* ... one that empties the WAL file (kick) */
     int busy;    /* the worker is in a pass */
     int stop;
     int failures; /* passes that failed in a row, for the log */
@@ -52,17 +53,18 @@ static void *run(void *arg)
     pthread_setname_np(pthread_self(), "mw-checkpoint"); /* for top -H */
     pthread_mutex_lock(&c->mu);
     for (;;) {
-        int rc, log = 0, copied = 0;
+        int rc, log = 0, copied = 0, mode;
 
         while (!c->wanted && !c->stop)
             pthread_cond_wait(&c->cv, &c->mu);
         if (c->stop)
             break;
-        c->wanted = 0;
+        mode = c->truncate ? SQLITE_CHECKPOINT_TRUNCATE
+                           : SQLITE_CHECKPOINT_PASSIVE;
+        c->wanted = c->truncate = 0;
         c->busy = 1;
         pthread_mutex_unlock(&c->mu);
-        rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-                                       &log, &copied);
+        rc = sqlite3_wal_checkpoint_v2(c->db, NULL, mode, &log, &copied);
         pthread_mutex_lock(&c->mu);
         c->busy = 0;
         c->passes++;
@@ -139,7 +141,7 @@ void mw_checkpointer_kick(mw_checkpointer *c)
 {
     pthread_mutex_lock(&c->mu);
     if (!c->busy) {
-        c->wanted = 1;
+        c->wanted = c->truncate = 1;
         pthread_cond_signal(&c->cv);
     }
     pthread_mutex_unlock(&c->mu);

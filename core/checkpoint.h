@@ -30,9 +30,10 @@ mw_checkpointer *mw_checkpointer_start(sqlite3 *main, const char *path,
                                        int step_frames, int catch_up_frames,
                                        mw_err *e);
 
-/* Asks for a pass now, whatever the WAL holds: after a commit failed for
- * want of disk space, a WAL whose frames are all copied starts over at
- * the next commit instead of growing. */
+/* Asks for a pass now, whatever the WAL holds, that also cuts the WAL
+ * file to nothing once every frame is copied: after a commit failed for
+ * want of disk space, the space the WAL held goes back to the database
+ * (its file keeps its largest size otherwise). */
 void mw_checkpointer_kick(mw_checkpointer *c);
 
 /* Passes the worker ran, and catch-ups the committing thread ran. */
